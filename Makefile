@@ -1,0 +1,58 @@
+# Two commands matter: `make run` (the whole pipeline on the local stack) and `make test`.
+# Everything else is a step of those, or a tool for people operating the stack.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test up down status env lint format migrate bench clean-stack
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=compat
+	touch $@
+
+## run: the local stack, migrations and the service in the foreground (Ctrl-C stops the service)
+run: up
+	@echo "API on http://$$($(PY) -m app.config | sed -n 's/^API_HOST=//p'):$$($(PY) -m app.config | sed -n 's/^API_PORT=//p')  (/health, /ready, /docs)"
+	@echo "Stack: make status | logs under $$($(PY) -m devstack status | sed -n 's/^state: //p')/logs | make down stops it"
+	$(PY) -m app
+
+## test: the local stack, ruff and the whole test suite against the real services
+test: up
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+## up: start the local services not yet running, wait for them, migrate, create topics
+up: $(STAMP)
+	$(PY) -m devstack up
+	$(PY) -m app.prestart
+
+## down: stop the local services this stack started
+down: $(STAMP)
+	$(PY) -m devstack down
+
+status: $(STAMP)
+	$(PY) -m devstack status
+
+## env: the effective settings as KEY=value lines, secrets masked
+env: $(STAMP)
+	@$(PY) -m app.config
+
+migrate: $(STAMP)
+	$(PY) -m alembic upgrade head
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+## clean-stack: stop the stack and delete its data (downloads in the cache stay)
+clean-stack: down
+	rm -rf "$$($(PY) -c 'from devstack.paths import state_dir; print(state_dir())')"

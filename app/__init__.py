@@ -1,0 +1,1 @@
+"""The movie review pipeline's service: event ingest, consumers, scheduler and public API."""

@@ -1,0 +1,98 @@
+"""Settings: the only reader of the environment.
+
+Every default points at the local stack that `make up` starts, so a fresh clone runs as is;
+point the variables at your own Kafka, MongoDB and PostgreSQL to use those instead.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class FallbackMode(StrEnum):
+    AUTO = "auto"
+    MANUAL = "manual"
+    OFF = "off"
+
+
+USER_TOPICS: dict[str, str] = {
+    "watch": "user_watch_log",
+    "click": "user_click_log",
+    "comment": "user_comment_log",
+}
+MOVIE_TOPIC = "movie"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_partitions: int = Field(default=3, ge=1, le=64)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    dead_letter_topic: str = "dead_letter"
+
+    mongo_url: str = "mongodb://127.0.0.1:27017/"
+    mongo_database: str = "raw"
+
+    database_url: str = "postgresql://movies@127.0.0.1:55432/movies"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    tmdb_api_url: str = "https://api.themoviedb.org/3"
+    tmdb_api_token: SecretStr | None = None
+
+    fallback_mode: FallbackMode = FallbackMode.AUTO
+
+    readiness_timeout_seconds: float = Field(default=3.0, gt=0)
+
+    @property
+    def topics(self) -> list[str]:
+        return [*USER_TOPICS.values(), MOVIE_TOPIC, self.dead_letter_topic]
+
+    @property
+    def sqlalchemy_database_url(self) -> str:
+        """The same database for Alembic, through SQLAlchemy's asyncpg dialect."""
+        scheme, rest = self.database_url.split("://", 1)
+        if scheme not in ("postgresql", "postgres"):
+            raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {scheme}://")
+        return f"postgresql+asyncpg://{rest}"
+
+    def as_env_lines(self) -> list[str]:
+        """`KEY=value` lines of the effective settings, secrets masked."""
+        lines = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                shown = "********"
+            elif value is None:
+                shown = ""
+            elif name.endswith("_url"):
+                shown = mask_url_password(str(value))
+            else:
+                shown = str(value)
+            lines.append(f"{name.upper()}={shown}")
+        return lines
+
+
+def mask_url_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":********@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+if __name__ == "__main__":
+    print("\n".join(get_settings().as_env_lines()))

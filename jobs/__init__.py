@@ -1,0 +1,1 @@
+"""Jobs that build the model tables: Spark for the stream, pandas as its fallback."""

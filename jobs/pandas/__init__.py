@@ -1,0 +1,1 @@
+"""The pandas fallback that builds fallback facts from staging when Spark lags."""

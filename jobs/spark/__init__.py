@@ -1,0 +1,1 @@
+"""Spark Structured Streaming from the Kafka topics into the model tables."""
