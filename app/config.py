@@ -52,6 +52,22 @@ class Settings(BaseSettings):
 
     readiness_timeout_seconds: float = Field(default=3.0, gt=0)
 
+    # Ingest limits: refused with 413/422, never a 500.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_inflated_bytes: int = Field(default=4_194_304, ge=1024)
+    max_batch_events: int = Field(default=500, ge=1)
+    event_max_future_skew_seconds: int = Field(default=300, ge=0)
+    event_max_age_days: int = Field(default=7, ge=1)
+    publish_timeout_seconds: float = Field(default=5.0, gt=0)
+    cors_origins: str = ""  # comma-separated origins allowed to POST /events from a browser
+
+    run_consumers: bool = True  # run the consumers inside the service process
+    consumer_batch_size: int = Field(default=500, ge=1)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
     @property
     def topics(self) -> list[str]:
         return [*USER_TOPICS.values(), MOVIE_TOPIC, self.dead_letter_topic]

@@ -1,4 +1,4 @@
-"""create_app(): the FastAPI application with its routers and lifespan."""
+"""create_app(): the FastAPI application, its routers, error handlers and lifespan."""
 
 from __future__ import annotations
 
@@ -6,9 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import ops
+from app.api import ingest, ops
 from app.config import Settings, get_settings
+from app.consumers.groups import GROUPS, build_runner
+from app.consumers.supervisor import ConsumerSupervisor
+from app.ingest_body import IngestError
+from app.producers.kafka import KafkaPublisher
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -16,8 +21,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = settings
-        yield
+        publisher = KafkaPublisher(
+            settings.kafka_bootstrap_servers, settings.publish_timeout_seconds
+        )
+        app.state.publisher = publisher
+        consumers = ConsumerSupervisor(
+            [build_runner(group, settings, publisher) for group in GROUPS]
+            if settings.run_consumers
+            else []
+        )
+        consumers.start()
+        try:
+            yield
+        finally:
+            await consumers.stop()
+            await publisher.close()
 
     app = FastAPI(
         title="Movie pipeline",
@@ -25,5 +43,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list,
+        allow_methods=["POST", "GET"],
+        allow_headers=["Content-Type", "Content-Encoding"],
+        max_age=600,
+    )
+    app.add_exception_handler(IngestError, ingest.ingest_error_response)
+    app.include_router(ingest.router)
     app.include_router(ops.router)
     return app

@@ -1,0 +1,55 @@
+"""MongoDB backup: every event in `raw.user_logs`, `_id` = event_id, unordered bulk inserts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.errors import BulkWriteError, PyMongoError
+
+from app.consumers.records import DecodedEvent
+from app.consumers.sink import StoreUnavailable
+
+DUPLICATE_KEY = 11000
+
+
+def backup_document(decoded: DecodedEvent, ingested_at: datetime) -> dict[str, Any]:
+    """The event exactly as published, plus where it was read from and when."""
+    source = decoded.source
+    return {
+        "_id": decoded.event_id,
+        **decoded.event,
+        "kafka": {"topic": source.topic, "partition": source.partition, "offset": source.offset},
+        "ingested_at": ingested_at,
+    }
+
+
+class MongoBackupSink:
+    name = "mongo_backup"
+
+    def __init__(self, mongo_url: str, database: str, collection: str = "user_logs") -> None:
+        self._client: AsyncMongoClient = AsyncMongoClient(
+            mongo_url, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, tz_aware=True
+        )
+        self._collection = self._client[database][collection]
+
+    async def write(self, events: list[DecodedEvent]) -> dict[int, str]:
+        now = datetime.now(UTC)
+        documents = [backup_document(event, now) for event in events]
+        try:
+            await self._collection.insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            # A duplicate key means the event is already backed up: that is success.
+            return {
+                failure["index"]: failure.get("errmsg", "refused by MongoDB")
+                for failure in error.details.get("writeErrors", [])
+                if failure.get("code") != DUPLICATE_KEY
+            }
+        except PyMongoError as error:
+            # Anything else is about the store, not one event: pause rather than skip.
+            raise StoreUnavailable(f"MongoDB: {type(error).__name__}: {error}") from error
+        return {}
+
+    async def close(self) -> None:
+        await self._client.close()

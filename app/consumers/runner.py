@@ -1,0 +1,169 @@
+"""The one loop every consumer shares: poll a batch, write it, dead-letter the refused, commit.
+
+Offsets are committed only after the sink has written the batch and the dead letters are in
+Kafka. While the store is unavailable the batch is retried with backoff and nothing is
+committed, so a stopped store pauses its consumer instead of losing events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from app.consumers.dead_letter import dead_letter_message
+from app.consumers.records import DecodedEvent, SourceRecord, UndecodableRecord, decode_event
+from app.consumers.sink import Sink, StoreUnavailable
+from app.metrics import CONSUMER_LAG, DEAD_LETTERS, ROWS_WRITTEN, STORE_RETRIES
+from app.producers.kafka import KafkaPublisher, OutgoingMessage, PublishUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class _Stopped:
+    """What a retried action yields when the runner stops before it succeeds."""
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    bootstrap_servers: str
+    group_id: str
+    topics: tuple[str, ...]
+    dead_letter_topic: str
+    batch_size: int = 500
+    poll_timeout_ms: int = 500
+    max_backoff_seconds: float = 10.0
+
+
+class ConsumerRunner:
+    def __init__(self, config: RunnerConfig, sink: Sink, dead_letters: KafkaPublisher) -> None:
+        self.config = config
+        self.sink = sink
+        self.dead_letters = dead_letters
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        consumer = await self._retry_until_stopped("start the Kafka consumer", self._new_consumer)
+        if isinstance(consumer, _Stopped):
+            await self.sink.close()
+            return
+        try:
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(
+                    timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
+                )
+                if batches and await self._process(batches):
+                    await self._commit(consumer, batches)
+                await self._report_lag(consumer)
+        finally:
+            await consumer.stop()
+            await self.sink.close()
+
+    async def _new_consumer(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
+            *self.config.topics,
+            bootstrap_servers=self.config.bootstrap_servers,
+            group_id=self.config.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.config.batch_size,
+        )
+        try:
+            await consumer.start()
+        except BaseException:
+            await consumer.stop()
+            raise
+        return consumer
+
+    async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
+        """Write the batch; False if stopping interrupted it (then nothing may be committed)."""
+        decoded: list[DecodedEvent] = []
+        refused: list[tuple[SourceRecord, str]] = []
+        for records in batches.values():
+            for record in records:
+                source = SourceRecord(
+                    record.topic, record.partition, record.offset, record.key, record.value
+                )
+                try:
+                    decoded.append(decode_event(source))
+                except UndecodableRecord as error:
+                    refused.append((source, f"undecodable: {error}"))
+        if decoded:
+            failures = await self._retry_until_stopped(
+                f"write to {self.sink.name}", lambda: self.sink.write(decoded)
+            )
+            if isinstance(failures, _Stopped):
+                return False
+            refused += [(decoded[index].source, reason) for index, reason in failures.items()]
+            ROWS_WRITTEN.labels(self.sink.name).inc(len(decoded) - len(failures))
+        if refused:
+            messages = [self._dead_letter(source, reason) for source, reason in refused]
+            published = await self._retry_until_stopped(
+                "publish dead letters", lambda: self.dead_letters.publish(messages)
+            )
+            if isinstance(published, _Stopped):
+                return False
+        return True
+
+    def _dead_letter(self, source: SourceRecord, reason: str) -> OutgoingMessage:
+        DEAD_LETTERS.labels(self.config.group_id, reason.split(":", 1)[0]).inc()
+        log.warning(
+            "dead-lettered a record",
+            extra={
+                "topic": source.topic,
+                "partition": source.partition,
+                "offset": source.offset,
+                "reason": reason,
+            },
+        )
+        return dead_letter_message(
+            source, reason, self.config.group_id, self.config.dead_letter_topic
+        )
+
+    async def _retry_until_stopped(
+        self, what: str, action: Callable[[], Awaitable[T]]
+    ) -> T | _Stopped:
+        """Run `action` until it succeeds (its result) or the runner is stopped."""
+        delay = 0.2
+        while True:
+            try:
+                return await action()
+            except (StoreUnavailable, PublishUnavailable, KafkaError, OSError) as error:
+                STORE_RETRIES.labels(self.sink.name).inc()
+                log.warning(f"could not {what}, retrying", extra={"error": str(error)})
+            try:
+                await asyncio.wait_for(self._stopping.wait(), delay * random.uniform(0.5, 1.5))
+                return _Stopped()
+            except TimeoutError:
+                delay = min(delay * 2, self.config.max_backoff_seconds)
+
+    async def _commit(
+        self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> None:
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
+        try:
+            await consumer.commit(offsets)
+        except CommitFailedError as error:
+            # A rebalance took the partitions away; their new owner re-reads the batch, and
+            # the writes are idempotent, so nothing is lost or doubled.
+            log.warning("commit failed after a rebalance", extra={"error": str(error)})
+
+    async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            position = await consumer.position(tp)
+            CONSUMER_LAG.labels(self.config.group_id, tp.topic, str(tp.partition)).set(
+                max(0, highwater - position)
+            )

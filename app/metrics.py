@@ -1,0 +1,32 @@
+"""Prometheus metrics of the pipeline, served on `/metrics`."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_ACCEPTED = Counter(
+    "events_accepted_total", "Events acknowledged by Kafka and answered 202", ["event_type"]
+)
+EVENTS_REJECTED = Counter(
+    "events_rejected_total", "Events or requests refused at ingest, by reason", ["reason"]
+)
+PUBLISH_LATENCY = Histogram(
+    "publish_latency_seconds",
+    "Time from sending a request's events to Kafka's acknowledgement of all of them",
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+PUBLISH_FAILURES = Counter("publish_failures_total", "Requests answered 503: Kafka did not ack")
+CONSUMER_LAG = Gauge(
+    "consumer_lag_messages",
+    "Messages behind the end of the partition",
+    ["group", "topic", "partition"],
+)
+ROWS_WRITTEN = Counter(
+    "rows_written_total", "Records written by a consumer's sink (duplicates included)", ["sink"]
+)
+STORE_RETRIES = Counter(
+    "store_retries_total", "Writes retried because the store was unavailable", ["sink"]
+)
+DEAD_LETTERS = Counter(
+    "dead_letters_total", "Messages sent to the dead-letter topic", ["group", "reason"]
+)

@@ -1,0 +1,97 @@
+"""Publishing to Kafka: one idempotent producer (acks=all), recreated after a failure."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+class PublishUnavailable(Exception):
+    """Kafka did not acknowledge every message in time; none of them may be reported as stored."""
+
+
+class KafkaPublisher:
+    """Sends messages and returns only once Kafka has acknowledged all of them.
+
+    The producer starts on first use, so the service comes up (and reports itself unready)
+    while Kafka is down. After any failure it is replaced: an idempotent producer can stay
+    stuck on a broken sequence after a broker failure (aiokafka #1017).
+    """
+
+    def __init__(self, bootstrap_servers: str, timeout_seconds: float) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._timeout_seconds = timeout_seconds
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        try:
+            async with asyncio.timeout(self._timeout_seconds):
+                producer = await self._started_producer()
+                deliveries = [
+                    await producer.send(m.topic, m.value, key=m.key, headers=list(m.headers))
+                    for m in messages
+                ]
+                await asyncio.gather(*deliveries)
+        except (TimeoutError, KafkaError, OSError) as error:
+            await self._replace_producer()
+            reason = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
+            raise PublishUnavailable(f"Kafka did not acknowledge the messages: {reason}") from error
+
+    async def close(self) -> None:
+        async with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
+
+    async def _started_producer(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._bootstrap_servers,
+                    enable_idempotence=True,  # implies acks=all
+                    acks="all",
+                    linger_ms=2,
+                    request_timeout_ms=max(1000, int(self._timeout_seconds * 1000)),
+                )
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def _replace_producer(self) -> None:
+        async with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            # Stopping flushes what is queued, which can take long while Kafka is away.
+            task = asyncio.create_task(_stop_quietly(producer))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+
+async def _stop_quietly(producer: AIOKafkaProducer) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(producer.stop(), 30)
+    log.info("replaced the Kafka producer after a failure")
