@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import httpx
@@ -35,3 +39,52 @@ def run_devstack(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=300,
         env=os.environ.copy(),
     )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServiceProcess:
+    """`python -m app` in a subprocess on a free port, as operators run it."""
+
+    def __init__(self, **env: str) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._env = {**os.environ, "API_PORT": str(self.port), **env}
+        self.process: subprocess.Popen[str] | None = None
+        # A file, not a pipe: a service logging faster than a test reads would block on a pipe.
+        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the service
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app"],
+            cwd=REPO_ROOT,
+            env=self._env,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the service exited: {self.log_text()}")
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise AssertionError("the service did not come up within 30s")
+
+    def stop(self, signum: int = signal.SIGTERM) -> str:
+        """Stop the service; returns what it has logged so far."""
+        assert self.process is not None
+        self.process.send_signal(signum)
+        self.process.wait(timeout=60)
+        return self.log_text()
+
+    def log_text(self) -> str:
+        self._log.seek(0)
+        return self._log.read()

@@ -76,7 +76,8 @@ class KafkaPublisher:
                 try:
                     await producer.start()
                 except BaseException:
-                    await producer.stop()
+                    # Cleaning up may wait on the network: never inside the request's time.
+                    self._retire(producer)
                     raise
                 self._producer = producer
             return self._producer
@@ -85,10 +86,13 @@ class KafkaPublisher:
         async with self._lock:
             producer, self._producer = self._producer, None
         if producer is not None:
-            # Stopping flushes what is queued, which can take long while Kafka is away.
-            task = asyncio.create_task(_stop_quietly(producer))
-            self._retiring.add(task)
-            task.add_done_callback(self._retiring.discard)
+            self._retire(producer)
+
+    def _retire(self, producer: AIOKafkaProducer) -> None:
+        # Stopping flushes what is queued, which can take long while Kafka is away.
+        task = asyncio.create_task(_stop_quietly(producer))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
 
 async def _stop_quietly(producer: AIOKafkaProducer) -> None:
