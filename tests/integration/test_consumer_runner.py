@@ -1,0 +1,124 @@
+"""The consumer runner with real Kafka and PostgreSQL: what cannot be decoded or stored goes to
+the dead-letter topic with its reason and origin, and never blocks the partition behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from app.consumers.postgres_staging import PostgresStagingSink
+from app.consumers.runner import ConsumerRunner, RunnerConfig
+from app.producers.kafka import KafkaPublisher
+from tests.event_factory import new_event
+
+
+def stored(event: dict) -> dict:
+    """The stored form as the ingest API publishes it."""
+    return {**event, "received_at": event["occurred_at"], "schema_version": 1}
+
+
+async def create_topics(settings, *names: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 1, 1) for name in names])
+    finally:
+        await admin.close()
+
+
+async def read_all(settings, topic: str, expected: int) -> list:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=settings.kafka_bootstrap_servers, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    records: list = []
+    try:
+        async with asyncio.timeout(30):
+            while len(records) < expected:
+                batch = await consumer.getmany(timeout_ms=500)
+                records += [r for part in batch.values() for r in part]
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def test_refused_records_are_dead_lettered_and_the_rest_staged(settings, pg, unique):
+    source, dead = f"in_{unique}", f"dead_{unique}"
+    await create_topics(settings, source, dead)
+    user = f"u-{unique}"
+    good_first, good_last = new_event("watch", user), new_event("click", user)
+    out_of_range = new_event("comment", user, payload={"text": "Great", "rating": 11})
+    values = [
+        orjson.dumps(stored(good_first)),
+        b"{not json",
+        orjson.dumps(stored(out_of_range)),  # the CHECK on stg_comments.rating refuses it
+        orjson.dumps({"event_id": "not-a-uuid"}),
+        orjson.dumps(stored(good_last)),
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(source, value, key=user.encode())
+    finally:
+        await producer.stop()
+
+    group = f"staging-{unique}"
+    config = RunnerConfig(settings.kafka_bootstrap_servers, group, (source,), dead, batch_size=10)
+    dead_letters = KafkaPublisher(settings.kafka_bootstrap_servers, timeout_seconds=10)
+    runner = ConsumerRunner(config, PostgresStagingSink(settings.database_url), dead_letters)
+    task = asyncio.create_task(runner.run())
+    try:
+        letters = await read_all(settings, dead, expected=3)
+        staged = await wait_for_staged(pg, [good_first["event_id"], good_last["event_id"]])
+    finally:
+        runner.stop()
+        await task
+        await dead_letters.close()
+
+    assert staged == 2
+    assert (
+        await pg.fetchval(
+            "SELECT count(*) FROM stg_user_logs WHERE event_id = $1",
+            uuid.UUID(out_of_range["event_id"]),
+        )
+        == 0
+    ), "a refused event is staged nowhere, not even half"
+    letters.sort(key=lambda record: int(dict(record.headers)["dead_letter.origin_offset"]))
+    headers = [dict(record.headers) for record in letters]
+    assert [h["dead_letter.origin_offset"] for h in headers] == [b"1", b"2", b"3"]
+    assert {h["dead_letter.origin_topic"] for h in headers} == {source.encode()}
+    assert {h["dead_letter.consumer_group"] for h in headers} == {group.encode()}
+    reasons = [h["dead_letter.reason"].decode() for h in headers]
+    assert reasons[0].startswith("undecodable")
+    assert "rating" in reasons[1] and reasons[1].startswith("PostgreSQL refused")
+    assert reasons[2].startswith("undecodable")
+    assert [record.value for record in letters] == [values[1], values[2], values[3]]
+    assert all(record.key == user.encode() for record in letters)
+    assert await committed_offset(settings, group, source) == len(values)
+
+
+async def wait_for_staged(pg: asyncpg.Connection, event_ids: list[str]) -> int:
+    ids = [uuid.UUID(event_id) for event_id in event_ids]
+    async with asyncio.timeout(30):
+        while True:
+            count = await pg.fetchval(
+                "SELECT count(*) FROM stg_user_logs WHERE event_id = ANY($1::uuid[])", ids
+            )
+            if count == len(ids):
+                return count
+            await asyncio.sleep(0.2)
+
+
+async def committed_offset(settings, group: str, topic: str) -> int | None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group)
+    await consumer.start()
+    try:
+        return await consumer.committed(TopicPartition(topic, 0))
+    finally:
+        await consumer.stop()
