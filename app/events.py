@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.ids import uuid7
 
@@ -77,6 +77,20 @@ class EventEnvelope(_Strict):
     context: EventContext = EventContext()
     payload: dict[str, Any]
 
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def occurred_at_is_rfc3339_text(cls, value: object) -> object:
+        if not isinstance(value, str):
+            raise ValueError("must be an RFC 3339 date-time string")
+        return value
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def schema_version_is_an_integer(cls, value: object) -> object:
+        if type(value) is not int:
+            raise ValueError("must be an integer")
+        return value
+
 
 @dataclass(frozen=True)
 class EventLimits:
@@ -129,7 +143,10 @@ def validate_event(
     payload = _validated(PAYLOAD_MODELS[envelope.event_type], envelope.payload, "payload")
     if envelope.event_type in ("watch", "comment") and envelope.movie_id is None:
         raise EventRejected("movie_id", f"required for {envelope.event_type} events", "missing")
-    occurred_at = envelope.occurred_at.astimezone(UTC)
+    try:
+        occurred_at = envelope.occurred_at.astimezone(UTC)
+    except OverflowError:
+        raise EventRejected("occurred_at", "is out of range", "stale_timestamp") from None
     if occurred_at > received_at + limits.max_future_skew:
         raise EventRejected("occurred_at", "is too far in the future", "future_timestamp")
     if occurred_at < received_at - limits.max_age:
@@ -154,17 +171,22 @@ def validate_event(
 
 
 def reject_nul_characters(value: object, path: str) -> None:
-    """PostgreSQL text refuses NUL, so no string of ours may carry one."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise EventRejected(path or "(event)", "contains a NUL character", "nul_character")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            reject_nul_characters(key, path)
-            reject_nul_characters(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for position, item in enumerate(value):
-            reject_nul_characters(item, f"{path}[{position}]")
+    """PostgreSQL text refuses NUL, so no string of ours may carry one.
+
+    Walks with its own stack: JSON may nest deeper than Python's recursion limit.
+    """
+    pending = [(value, path)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise EventRejected(where or "(event)", "contains a NUL character", "nul_character")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                pending.append((key, where))
+                pending.append((child, f"{where}.{key}" if where else str(key)))
+        elif isinstance(item, list):
+            pending.extend((child, f"{where}[{n}]") for n, child in enumerate(item))
 
 
 def _validated(model: type[M], data: object, prefix: str) -> M:

@@ -53,16 +53,21 @@ def decode_content(body: bytes, content_encoding: str | None, max_inflated_bytes
         return body
     if encoding != "gzip":
         raise IngestError(415, "content-encoding", f"use gzip or none, not {encoding!r}")
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        inflated = inflater.decompress(body, max_inflated_bytes + 1)
-    except zlib.error as error:
-        raise IngestError(400, "body", f"invalid gzip data: {error}") from None
-    if len(inflated) > max_inflated_bytes:
-        raise IngestError(413, "body", f"inflates to more than {max_inflated_bytes} bytes")
-    if not inflater.eof:
-        raise IngestError(400, "body", "truncated gzip data")
-    return inflated
+    inflated = bytearray()
+    remaining = body
+    while True:  # a gzip stream may hold several members, one after the other
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            inflated += inflater.decompress(remaining, max_inflated_bytes + 1 - len(inflated))
+        except zlib.error as error:
+            raise IngestError(400, "body", f"invalid gzip data: {error}") from None
+        if len(inflated) > max_inflated_bytes:
+            raise IngestError(413, "body", f"inflates to more than {max_inflated_bytes} bytes")
+        if not inflater.eof:
+            raise IngestError(400, "body", "truncated gzip data")
+        remaining = inflater.unused_data
+        if not remaining:
+            return bytes(inflated)
 
 
 def parse_events(body: bytes, max_batch_events: int) -> list[object]:
