@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     tmdb_api_url: str = "https://api.themoviedb.org/3"
     tmdb_api_token: SecretStr | None = None
 
+    tmdb_requests_per_second: float = Field(default=20.0, gt=0, le=40)
+    tmdb_full_sync_pages: int = Field(default=5, ge=1, le=500)
+    tmdb_recent_days: int = Field(default=30, ge=1)
+    tmdb_full_sync_cron: str = "0 3 * * *"  # daily: popular and recent movies, placeholders
+    tmdb_changes_sync_cron: str = "17 * * * *"  # hourly: TMDB's changes feed
+    run_scheduler: bool = True  # run the scheduled jobs inside the service process
+
     fallback_mode: FallbackMode = FallbackMode.AUTO
 
     readiness_timeout_seconds: float = Field(default=3.0, gt=0)

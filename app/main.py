@@ -14,6 +14,7 @@ from app.consumers.groups import GROUPS, build_runner
 from app.consumers.supervisor import ConsumerSupervisor
 from app.ingest_body import IngestError
 from app.producers.kafka import KafkaPublisher
+from app.scheduler import build_scheduler
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,9 +32,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else []
         )
         consumers.start()
+        scheduler = build_scheduler(settings, publisher)
+        if settings.run_scheduler:
+            scheduler.start()  # inside the running loop, as AsyncIOScheduler needs
         try:
             yield
         finally:
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
             await consumers.stop()
             await publisher.close()
 

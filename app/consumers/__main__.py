@@ -31,7 +31,7 @@ async def run_groups(group_ids: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m app.consumers", description=__doc__)
-    parser.add_argument("groups", nargs="*", choices=GROUPS, default=list(GROUPS))
+    parser.add_argument("groups", nargs="*", choices=list(GROUPS), default=list(GROUPS))
     args = parser.parse_args()
     configure_logging(get_settings().log_level)
     asyncio.run(run_groups(args.groups))

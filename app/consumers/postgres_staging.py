@@ -6,25 +6,11 @@ A batch PostgreSQL refuses is split in halves until the refused events are found
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 
 from app.consumers.records import DecodedEvent
-from app.consumers.sink import StoreUnavailable
 from app.consumers.staging_rows import COMMENT_COLUMNS, USER_LOG_COLUMNS, comment_row, user_log_row
-
-# Faults of the connection or the server as a whole: retry the batch later.
-TRANSIENT_ERRORS = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-)
-# Faults of the rows themselves: find the refused event and dead-letter it.
-ROW_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+from app.db.postgres import ROW_ERRORS, PostgresPool
 
 TEMP_TABLES = """
     CREATE TEMP TABLE IF NOT EXISTS incoming_user_logs
@@ -42,6 +28,13 @@ def _upsert(table: str, columns: tuple[str, ...]) -> str:
     )
 
 
+# A movie known only from events gets a row at once; the next TMDB sync fills it in.
+INSERT_PLACEHOLDER_MOVIES = """
+    INSERT INTO dim_movie (movie_id, title, is_placeholder, source_flag)
+    SELECT DISTINCT movie_id, 'Movie ' || movie_id, true, 'events'
+    FROM incoming_user_logs WHERE movie_id IS NOT NULL
+    ON CONFLICT (movie_id) DO NOTHING
+"""
 INSERT_USER_LOGS = _upsert("stg_user_logs", USER_LOG_COLUMNS)
 INSERT_COMMENTS = _upsert("stg_comments", COMMENT_COLUMNS)
 
@@ -50,29 +43,14 @@ class PostgresStagingSink:
     name = "postgres_staging"
 
     def __init__(self, database_url: str) -> None:
-        self._database_url = database_url
-        self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
+        self._pool = PostgresPool(database_url)
 
     async def write(self, events: list[DecodedEvent]) -> dict[int, str]:
-        try:
-            pool = await self._connected_pool()
-            async with pool.acquire() as connection:
-                return await self._write_or_bisect(connection, events, offset=0)
-        except TRANSIENT_ERRORS as error:
-            raise StoreUnavailable(f"PostgreSQL: {type(error).__name__}: {error}") from error
+        async with self._pool.connection() as connection:
+            return await self._write_or_bisect(connection, events, offset=0)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-
-    async def _connected_pool(self) -> asyncpg.Pool:
-        async with self._pool_lock:
-            if self._pool is None:
-                self._pool = await asyncpg.create_pool(
-                    self._database_url, min_size=1, max_size=2, timeout=5
-                )
-            return self._pool
+        await self._pool.close()
 
     async def _write_or_bisect(
         self, connection: asyncpg.Connection, events: list[DecodedEvent], offset: int
@@ -100,6 +78,7 @@ class PostgresStagingSink:
                 "incoming_user_logs", records=user_logs, columns=USER_LOG_COLUMNS
             )
             await connection.execute(INSERT_USER_LOGS)
+            await connection.execute(INSERT_PLACEHOLDER_MOVIES)
             if comments:
                 await connection.copy_records_to_table(
                     "incoming_comments", records=comments, columns=COMMENT_COLUMNS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -25,6 +25,13 @@ class SourceRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+
+
+class Decoded(Protocol):
+    """Anything a decoder makes of a record; it keeps the record for dead-lettering."""
+
+    @property
+    def source(self) -> SourceRecord: ...
 
 
 @dataclass(frozen=True)

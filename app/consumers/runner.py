@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from app.consumers.dead_letter import dead_letter_message
-from app.consumers.records import DecodedEvent, SourceRecord, UndecodableRecord, decode_event
+from app.consumers.records import Decoded, SourceRecord, UndecodableRecord, decode_event
 from app.consumers.sink import Sink, StoreUnavailable
 from app.metrics import CONSUMER_LAG, DEAD_LETTERS, ROWS_WRITTEN, STORE_RETRIES
 from app.producers.kafka import KafkaPublisher, OutgoingMessage, PublishUnavailable
@@ -43,10 +43,17 @@ class RunnerConfig:
 
 
 class ConsumerRunner:
-    def __init__(self, config: RunnerConfig, sink: Sink, dead_letters: KafkaPublisher) -> None:
+    def __init__(
+        self,
+        config: RunnerConfig,
+        sink: Sink,
+        dead_letters: KafkaPublisher,
+        decode: Callable[[SourceRecord], Decoded] = decode_event,
+    ) -> None:
         self.config = config
         self.sink = sink
         self.dead_letters = dead_letters
+        self.decode = decode
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -87,7 +94,7 @@ class ConsumerRunner:
 
     async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
         """Write the batch; False if stopping interrupted it (then nothing may be committed)."""
-        decoded: list[DecodedEvent] = []
+        decoded: list[Decoded] = []
         refused: list[tuple[SourceRecord, str]] = []
         for records in batches.values():
             for record in records:
@@ -95,7 +102,7 @@ class ConsumerRunner:
                     record.topic, record.partition, record.offset, record.key, record.value
                 )
                 try:
-                    decoded.append(decode_event(source))
+                    decoded.append(self.decode(source))
                 except UndecodableRecord as error:
                     refused.append((source, f"undecodable: {error}"))
         if decoded:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from app.consumers.records import DecodedEvent
+from typing import Any, Protocol
 
 
 class StoreUnavailable(Exception):
@@ -14,10 +12,10 @@ class StoreUnavailable(Exception):
 class Sink(Protocol):
     name: str
 
-    async def write(self, events: list[DecodedEvent]) -> dict[int, str]:
-        """Write the events idempotently on their event id.
+    async def write(self, records: list[Any]) -> dict[int, str]:
+        """Write the decoded records idempotently (on the event id, or the movie version).
 
-        Returns the positions (in `events`) of those the store refused for good, with the
+        Returns the positions (in `records`) of those the store refused for good, with the
         reason; they go to the dead-letter topic. Raises StoreUnavailable for passing faults.
         """
         ...

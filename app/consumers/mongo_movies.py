@@ -1,0 +1,55 @@
+"""MongoDB backup of the catalogue: every distinct version of a movie in `raw.movies`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.errors import BulkWriteError, PyMongoError
+
+from app.consumers.mongo_backup import DUPLICATE_KEY
+from app.consumers.sink import StoreUnavailable
+from app.movies import DecodedMovie
+
+
+def version_document(movie: DecodedMovie, ingested_at: datetime) -> dict[str, Any]:
+    """Keyed by movie and content, so a refetch of the same details is not a new version."""
+    return {
+        "_id": f"{movie.movie_id}:{movie.details_hash}",
+        "movie_id": movie.movie_id,
+        "details_hash": movie.details_hash,
+        "gone": movie.details is None,
+        "details": movie.details,
+        "fetched_at": movie.fetched_at,
+        "ingested_at": ingested_at,
+    }
+
+
+class MongoMovieVersionsSink:
+    name = "mongo_movies"
+
+    def __init__(self, mongo_url: str, database: str, collection: str = "movies") -> None:
+        self._client: AsyncMongoClient = AsyncMongoClient(
+            mongo_url, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, tz_aware=True
+        )
+        self._collection = self._client[database][collection]
+
+    async def write(self, movies: list[DecodedMovie]) -> dict[int, str]:
+        now = datetime.now(UTC)
+        try:
+            await self._collection.insert_many(
+                [version_document(movie, now) for movie in movies], ordered=False
+            )
+        except BulkWriteError as error:
+            return {
+                failure["index"]: failure.get("errmsg", "refused by MongoDB")
+                for failure in error.details.get("writeErrors", [])
+                if failure.get("code") != DUPLICATE_KEY
+            }
+        except PyMongoError as error:
+            raise StoreUnavailable(f"MongoDB: {type(error).__name__}: {error}") from error
+        return {}
+
+    async def close(self) -> None:
+        await self._client.close()

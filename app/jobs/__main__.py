@@ -1,0 +1,27 @@
+"""`python -m app.jobs <command>`: jobs operators run by hand."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from app.config import get_settings
+from app.jobs import tmdb_sync
+from app.logs import configure_logging
+
+COMMANDS = {"tmdb-sync": tmdb_sync}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.jobs", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, module in COMMANDS.items():
+        module.add_arguments(commands.add_parser(name, help=module.__doc__))
+    args = parser.parse_args(argv)
+    configure_logging(get_settings().log_level)
+    return asyncio.run(COMMANDS[args.command].run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Movie messages on the `movie` topic and the rows made of them: pure mapping, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+
+from app.consumers.records import SourceRecord, UndecodableRecord
+
+
+@dataclass(frozen=True)
+class DecodedMovie:
+    source: SourceRecord
+    movie_id: int
+    fetched_at: datetime
+    details: dict[str, Any] | None  # None: TMDB no longer has the movie
+
+    @property
+    def details_hash(self) -> str:
+        return details_hash(self.details)
+
+
+def details_hash(details: dict[str, Any] | None) -> str:
+    """Tells one version of a movie's details from another, whatever the key order."""
+    canonical = orjson.dumps(details, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()[:20]
+
+
+def movie_message(movie_id: int, details: dict[str, Any] | None, fetched_at: datetime) -> bytes:
+    return orjson.dumps(
+        {
+            "movie_id": movie_id,
+            "fetched_at": fetched_at.astimezone(UTC).isoformat(),
+            "gone": details is None,
+            "details": details,
+        }
+    )
+
+
+def decode_movie(source: SourceRecord) -> DecodedMovie:
+    try:
+        message = orjson.loads(source.value or b"")
+        movie_id = message["movie_id"]
+        fetched_at = datetime.fromisoformat(message["fetched_at"])
+        details = None if message.get("gone") else message["details"]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise UndecodableRecord(f"not a movie message: {error!r}") from None
+    if not isinstance(movie_id, int) or movie_id <= 0 or fetched_at.tzinfo is None:
+        raise UndecodableRecord("movie_id must be a positive integer, fetched_at zoned")
+    if details is not None and (not isinstance(details, dict) or details.get("id") != movie_id):
+        raise UndecodableRecord("details must be an object whose id is the movie_id")
+    return DecodedMovie(source, movie_id, fetched_at, details)
+
+
+def release_date(details: dict[str, Any]) -> date | None:
+    """TMDB sends "" for an unknown release date."""
+    try:
+        return date.fromisoformat(details.get("release_date") or "")
+    except ValueError:
+        return None
+
+
+def genres_of(details: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"id": int(genre["id"]), "name": str(genre["name"])}
+        for genre in details.get("genres") or []
+        if isinstance(genre, dict) and "id" in genre and "name" in genre
+    ]
+
+
+def movie_row(movie: DecodedMovie) -> dict[str, Any]:
+    """The columns stg_movies and dim_movie share, from one version of the details."""
+    details = movie.details or {}
+    released = release_date(details)
+    return {
+        "movie_id": movie.movie_id,
+        "title": details.get("title") or details.get("original_title") or f"Movie {movie.movie_id}",
+        "original_title": details.get("original_title"),
+        "original_language": details.get("original_language"),
+        "overview": details.get("overview"),
+        "release_date": released,
+        "release_year": released.year if released else None,
+        "runtime_minutes": details.get("runtime") or None,
+        "genres": genres_of(details),
+        "popularity": details.get("popularity"),
+        "vote_average": details.get("vote_average"),
+        "vote_count": details.get("vote_count"),
+        "status": details.get("status"),
+        "poster_path": details.get("poster_path") or None,
+        "fetched_at": movie.fetched_at,
+        "details_hash": movie.details_hash,
+    }
