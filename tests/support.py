@@ -59,6 +59,10 @@ class ServiceProcess:
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the service
 
     def start(self) -> None:
+        self.launch()
+        self.wait_until_healthy()
+
+    def launch(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app"],
             cwd=REPO_ROOT,
@@ -67,6 +71,9 @@ class ServiceProcess:
             stderr=self._log,
             text=True,
         )
+
+    def wait_until_healthy(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -23,12 +22,3 @@ async def kafka_topic(settings: Settings, unique: str) -> AsyncIterator[str]:
         await admin.delete_topics([name])
     finally:
         await admin.close()
-
-
-@pytest.fixture
-async def pg(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(settings.database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
