@@ -15,10 +15,22 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=compat
 	touch $@
 
-## run: the local stack, migrations and the service in the foreground (Ctrl-C stops the service)
+SIMULATE ?=
+SIMULATE_RATE ?= 5
+
+SIMULATOR := $(if $(filter 1,$(SIMULATE)),$(PY) -m app.simulate --wait 60 --duration 0 --rate $(SIMULATE_RATE) --batch 5,true)
+
+## run: the local stack, the catalogue, the Spark stream (in the background) and the service in
+##      the foreground; Ctrl-C stops them. SIMULATE=1 also posts simulated traffic,
+##      SIMULATE_RATE events/s (default 5)
 run: up
-	@echo "API on http://$$($(PY) -m app.config | sed -n 's/^API_HOST=//p'):$$($(PY) -m app.config | sed -n 's/^API_PORT=//p')  (/health, /ready, /docs)"
-	@echo "Stack: make status | logs under $$($(PY) -m devstack status | sed -n 's/^state: //p')/logs | make down stops it"
+	$(PY) -m app.jobs tmdb-sync
+	@logs="$$($(PY) -m devstack status | sed -n 's/^state: //p')/logs"; \
+	echo "API on http://$$($(PY) -m app.config | sed -n 's/^API_HOST=//p'):$$($(PY) -m app.config | sed -n 's/^API_PORT=//p')  (/health, /ready, /metrics, /docs)"; \
+	echo "Spark stream log: $$logs/spark.log | python -m app.jobs status | make down stops the stack"; \
+	$(PY) -m app.jobs spark > "$$logs/spark.log" 2>&1 & spark=$$!; \
+	$(SIMULATOR) & simulator=$$!; \
+	trap 'kill -TERM $$spark $$simulator 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	$(PY) -m app
 
 ## test: the local stack, ruff and the whole test suite against the real services

@@ -55,7 +55,19 @@ class Settings(BaseSettings):
     tmdb_changes_sync_cron: str = "17 * * * *"  # hourly: TMDB's changes feed
     run_scheduler: bool = True  # run the scheduled jobs inside the service process
 
+    spark_checkpoint_dir: str = "/var/tmp/movie-pipeline-stack/spark-checkpoint"
+    spark_trigger_seconds: float = Field(default=5.0, gt=0)
+    spark_max_offsets_per_trigger: int = Field(default=200_000, ge=1)
+    # Where a new checkpoint starts: earliest, latest, or Spark's JSON of offsets per partition.
+    spark_starting_offsets: str = "earliest"
+
+    # The default when ops have not set a mode at run time (python -m app.jobs fallback-mode).
     fallback_mode: FallbackMode = FallbackMode.AUTO
+    spark_health_cron: str = "*/30 * * * * *"
+    spark_lag_threshold_messages: int = Field(default=1000, ge=0)
+    spark_stale_seconds: int = Field(default=60, ge=1)
+    fallback_settle_seconds: int = Field(default=5, ge=0)  # let staging catch up first
+    fallback_max_lookback_seconds: int = Field(default=86_400, ge=1)  # bounds a first run
 
     readiness_timeout_seconds: float = Field(default=3.0, gt=0)
 

@@ -132,13 +132,21 @@ class EventRejected(ValueError):
 
 
 def validate_event(
-    raw: object, received_at: datetime, user_agent: str | None, limits: EventLimits
+    raw: object,
+    received_at: datetime,
+    user_agent: str | None,
+    limits: EventLimits,
+    may_hold_nul: bool = True,
 ) -> dict[str, Any]:
-    """The stored form of one client event; raises EventRejected naming the field and reason."""
+    """The stored form of one client event; raises EventRejected naming the field and reason.
+
+    `may_hold_nul=False` skips the NUL walk, for a body known to hold no `\\u0000` escape.
+    """
     if not isinstance(raw, dict):
         raise EventRejected("", "an event must be a JSON object", "not_an_object")
     raw = {key: value for key, value in raw.items() if key != "received_at"}
-    reject_nul_characters(raw, "")
+    if may_hold_nul:
+        reject_nul_characters(raw, "")
     envelope = _validated(EventEnvelope, raw, "")
     payload = _validated(PAYLOAD_MODELS[envelope.event_type], envelope.payload, "payload")
     if envelope.event_type in ("watch", "comment") and envelope.movie_id is None:

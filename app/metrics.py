@@ -27,6 +27,11 @@ ROWS_WRITTEN = Counter(
 STORE_RETRIES = Counter(
     "store_retries_total", "Writes retried because the store was unavailable", ["sink"]
 )
+SPARK_LAG = Gauge("spark_lag_messages", "Messages in the user topics Spark has not processed")
+SPARK_LAST_BATCH_AGE = Gauge(
+    "spark_last_batch_age_seconds", "Seconds since the Spark stream committed a batch"
+)
+FALLBACK_RUNS = Counter("fallback_runs_total", "pandas fallback runs started", ["trigger"])
 DEAD_LETTERS = Counter(
     "dead_letters_total", "Messages sent to the dead-letter topic", ["group", "reason"]
 )

@@ -21,6 +21,7 @@ from app.catalogue_sync import run_sync
 from app.config import Settings
 from app.db.catalogue_queries import claim_slot
 from app.producers.kafka import KafkaPublisher
+from app.spark_health import check_spark_health
 
 log = logging.getLogger(__name__)
 ScheduledAction = Callable[[datetime], Awaitable[object]]
@@ -41,6 +42,13 @@ def scheduled_jobs(settings: Settings, publisher: KafkaPublisher) -> list[Schedu
             lambda slot: run_sync(settings, publisher, "full", slot=slot),
         )
     ]
+    jobs.append(
+        ScheduledJob(
+            "spark-health-check",
+            settings.spark_health_cron,
+            lambda slot: check_spark_health(settings, slot),
+        )
+    )
     if settings.tmdb_api_token is not None:  # the sample catalogue has no changes feed
         jobs.append(
             ScheduledJob(

@@ -72,7 +72,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--batch", type=int, default=10, help="events per request")
     parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--movie-ids", help="comma-separated TMDB ids, most popular first")
+    parser.add_argument(
+        "--movie-ids",
+        type=movie_id_list,
+        default=DEFAULT_MOVIE_IDS,
+        help="comma-separated TMDB ids, most popular first",
+    )
     parser.add_argument("--seed", type=int, help="replays the same traffic; random if unset")
     parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for /health")
     args = parser.parse_args(argv)
@@ -81,11 +86,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def traffic_model(args: argparse.Namespace) -> TrafficModel:
-    movie_ids = DEFAULT_MOVIE_IDS
-    if args.movie_ids:
-        movie_ids = tuple(int(movie_id) for movie_id in args.movie_ids.split(","))
-    return TrafficModel(users=args.users, movie_ids=movie_ids)
+def movie_id_list(text: str) -> tuple[int, ...]:
+    try:
+        movie_ids = tuple(int(movie_id) for movie_id in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of TMDB ids: {text!r}") from None
+    if not movie_ids or min(movie_ids) <= 0:
+        raise argparse.ArgumentTypeError("TMDB ids are positive integers")
+    return movie_ids
 
 
 async def wait_for_service(client: httpx.AsyncClient, seconds: float) -> None:
@@ -111,7 +119,8 @@ async def post_batch(
 
 
 async def simulate(args: argparse.Namespace, seed: int) -> tuple[Tally, float]:
-    events = generate_events(random.Random(seed), lambda: datetime.now(UTC), traffic_model(args))
+    model = TrafficModel(users=args.users, movie_ids=args.movie_ids)
+    events = generate_events(random.Random(seed), lambda: datetime.now(UTC), model)
     stopping = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stopping.set)

@@ -53,7 +53,9 @@ class ServiceProcess:
     def __init__(self, **env: str) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._env = {**os.environ, "API_PORT": str(self.port), **env}
+        # The Spark health check would start fallback runs in every test's service.
+        quiet = {"SPARK_HEALTH_CRON": "0 0 1 1 *"}
+        self._env = {**os.environ, "API_PORT": str(self.port), **quiet, **env}
         self.process: subprocess.Popen[str] | None = None
         # A file, not a pipe: a service logging faster than a test reads would block on a pipe.
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the service

@@ -1,7 +1,9 @@
 """PostgreSQL staging: `stg_user_logs` (every event) and `stg_comments` (comments).
 
-COPY into session temp tables, then `INSERT ... ON CONFLICT DO NOTHING` in one transaction.
-A batch PostgreSQL refuses is split in halves until the refused events are found alone.
+A batch is COPied straight into the tables in one transaction. When some of its events are
+already there (a batch redelivered after a crash), it goes through session temp tables and
+`INSERT ... ON CONFLICT DO NOTHING` instead. A batch PostgreSQL refuses is split in halves until
+the refused events are found alone.
 """
 
 from __future__ import annotations
@@ -31,8 +33,7 @@ def _upsert(table: str, columns: tuple[str, ...]) -> str:
 # A movie known only from events gets a row at once; the next TMDB sync fills it in.
 INSERT_PLACEHOLDER_MOVIES = """
     INSERT INTO dim_movie (movie_id, title, is_placeholder, source_flag)
-    SELECT DISTINCT movie_id, 'Movie ' || movie_id, true, 'events'
-    FROM incoming_user_logs WHERE movie_id IS NOT NULL
+    SELECT movie_id, 'Movie ' || movie_id, true, 'events' FROM unnest($1::bigint[]) AS movie_id
     ON CONFLICT (movie_id) DO NOTHING
 """
 INSERT_USER_LOGS = _upsert("stg_user_logs", USER_LOG_COLUMNS)
@@ -72,15 +73,34 @@ class PostgresStagingSink:
     ) -> None:
         user_logs = [user_log_row(event) for event in events]
         comments = [row for event in events if (row := comment_row(event)) is not None]
-        async with connection.transaction():
-            await connection.execute(TEMP_TABLES)
-            await connection.copy_records_to_table(
-                "incoming_user_logs", records=user_logs, columns=USER_LOG_COLUMNS
-            )
-            await connection.execute(INSERT_USER_LOGS)
-            await connection.execute(INSERT_PLACEHOLDER_MOVIES)
-            if comments:
-                await connection.copy_records_to_table(
-                    "incoming_comments", records=comments, columns=COMMENT_COLUMNS
+        movie_ids = sorted({row[4] for row in user_logs if row[4] is not None})
+        try:
+            async with connection.transaction():
+                await copy_rows(connection, "stg_user_logs", "stg_comments", user_logs, comments)
+                await connection.execute(INSERT_PLACEHOLDER_MOVIES, movie_ids)
+        except asyncpg.UniqueViolationError:
+            async with connection.transaction():
+                await connection.execute(TEMP_TABLES)
+                await copy_rows(
+                    connection, "incoming_user_logs", "incoming_comments", user_logs, comments
                 )
-                await connection.execute(INSERT_COMMENTS)
+                await connection.execute(INSERT_USER_LOGS)
+                if comments:
+                    await connection.execute(INSERT_COMMENTS)
+                await connection.execute(INSERT_PLACEHOLDER_MOVIES, movie_ids)
+
+
+async def copy_rows(
+    connection: asyncpg.Connection,
+    user_logs_table: str,
+    comments_table: str,
+    user_logs: list[tuple],
+    comments: list[tuple],
+) -> None:
+    await connection.copy_records_to_table(
+        user_logs_table, records=user_logs, columns=USER_LOG_COLUMNS
+    )
+    if comments:
+        await connection.copy_records_to_table(
+            comments_table, records=comments, columns=COMMENT_COLUMNS
+        )

@@ -7,10 +7,17 @@ import asyncio
 import sys
 
 from app.config import get_settings
-from app.jobs import tmdb_sync
+from app.jobs import fallback, fallback_mode, promote, spark, status, tmdb_sync
 from app.logs import configure_logging
 
-COMMANDS = {"tmdb-sync": tmdb_sync}
+COMMANDS = {
+    "tmdb-sync": tmdb_sync,
+    "spark": spark,
+    "fallback": fallback,
+    "fallback-mode": fallback_mode,
+    "promote": promote,
+    "status": status,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

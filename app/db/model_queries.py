@@ -1,0 +1,115 @@
+"""SQL around the model tables: Spark's progress, fallback runs, promotion, runtime settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from app.config import FallbackMode
+
+
+async def fallback_mode(connection: asyncpg.Connection, default: FallbackMode) -> FallbackMode:
+    value = await connection.fetchval(
+        "SELECT value FROM runtime_settings WHERE name = 'fallback_mode'"
+    )
+    return FallbackMode(value) if value else default
+
+
+async def set_fallback_mode(connection: asyncpg.Connection, mode: FallbackMode) -> None:
+    await connection.execute(
+        "INSERT INTO runtime_settings (name, value) VALUES ('fallback_mode', $1) "
+        "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+        mode.value,
+    )
+
+
+async def spark_offsets(connection: asyncpg.Connection) -> dict[tuple[str, int], int]:
+    rows = await connection.fetch("SELECT topic, kafka_partition, next_offset FROM spark_offsets")
+    return {(row["topic"], row["kafka_partition"]): row["next_offset"] for row in rows}
+
+
+async def last_spark_batch(connection: asyncpg.Connection) -> asyncpg.Record | None:
+    return await connection.fetchrow(
+        "SELECT batch_id, processed_at, max_received_at FROM spark_batches "
+        "ORDER BY batch_id DESC LIMIT 1"
+    )
+
+
+async def fallback_start_point(connection: asyncpg.Connection) -> datetime | None:
+    """Where a new automatic fallback range starts: after what Spark or a fallback covered."""
+    return await connection.fetchval(
+        "SELECT greatest("
+        "  (SELECT max(max_received_at) FROM spark_batches),"
+        "  (SELECT max(range_end) FROM fallback_runs WHERE status = 'succeeded'),"
+        "  (SELECT min(received_at) FROM stg_user_logs))"
+    )
+
+
+async def start_fallback_run(
+    connection: asyncpg.Connection, trigger: str, since: datetime, until: datetime
+) -> int:
+    return await connection.fetchval(
+        "INSERT INTO fallback_runs (trigger, range_start, range_end) VALUES ($1, $2, $3) "
+        "RETURNING run_id",
+        trigger,
+        since,
+        until,
+    )
+
+
+async def finish_fallback_run(
+    connection: asyncpg.Connection,
+    run_id: int,
+    status: str,
+    events: int = 0,
+    sessions: int = 0,
+    error: str | None = None,
+) -> None:
+    await connection.execute(
+        "UPDATE fallback_runs SET finished_at = now(), status = $2, events = $3, sessions = $4, "
+        "error = $5 WHERE run_id = $1",
+        run_id, status, events, sessions, error,
+    )  # fmt: skip
+
+
+AWAITING_PROMOTION = """
+    FROM fact_user_event_fallback f
+    WHERE ($1::timestamptz IS NULL OR f.received_at >= $1)
+      AND ($2::timestamptz IS NULL OR f.received_at < $2)
+      AND NOT EXISTS (SELECT 1 FROM fact_user_event e WHERE e.event_id = f.event_id)
+"""
+
+
+async def count_awaiting_promotion(
+    connection: asyncpg.Connection, since: datetime | None, until: datetime | None
+) -> int:
+    return await connection.fetchval(f"SELECT count(*) {AWAITING_PROMOTION}", since, until)
+
+
+async def promote_facts(
+    connection: asyncpg.Connection, since: datetime | None, until: datetime | None
+) -> list[str]:
+    """Copy fallback facts not yet in fact_user_event; returns each promoted event's user."""
+    rows = await connection.fetch(
+        f"INSERT INTO fact_user_event SELECT f.* {AWAITING_PROMOTION} "
+        "ON CONFLICT (event_id) DO NOTHING RETURNING user_id",
+        since,
+        until,
+    )
+    return [row["user_id"] for row in rows]
+
+
+async def record_promotion(
+    connection: asyncpg.Connection,
+    since: datetime | None,
+    until: datetime | None,
+    promoted_by: str,
+    events: int,
+    sessions: int,
+) -> None:
+    await connection.execute(
+        "INSERT INTO promotions (range_start, range_end, promoted_by, events_promoted, "
+        "sessions_rebuilt) VALUES ($1, $2, $3, $4, $5)",
+        since, until, promoted_by, events, sessions,
+    )  # fmt: skip

@@ -1,0 +1,78 @@
+"""How far behind Spark is, and the automatic pandas fallback when it lags too far.
+
+Lag is Kafka's end offsets of the user topics minus the offsets Spark has committed in
+PostgreSQL. In `auto` mode, past the threshold (or with lag and no batch for too long), the
+fallback runs over the range neither Spark nor an earlier fallback has covered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+
+from app.config import USER_TOPICS, FallbackMode, Settings
+from app.db import model_queries as queries
+from app.kafka_offsets import end_offsets
+from app.metrics import FALLBACK_RUNS, SPARK_LAG, SPARK_LAST_BATCH_AGE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SparkLag:
+    lag_messages: int
+    last_batch_at: datetime | None
+    measured_at: datetime
+
+    @property
+    def seconds_since_batch(self) -> float | None:
+        if self.last_batch_at is None:
+            return None
+        return (self.measured_at - self.last_batch_at).total_seconds()
+
+    def is_lagging(self, threshold_messages: int, stale_seconds: int) -> bool:
+        if self.lag_messages > threshold_messages:
+            return True
+        stale = self.seconds_since_batch is None or self.seconds_since_batch > stale_seconds
+        return self.lag_messages > 0 and stale
+
+
+async def measure_spark_lag(settings: Settings) -> SparkLag:
+    ends = await end_offsets(settings.kafka_bootstrap_servers, list(USER_TOPICS.values()))
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        done = await queries.spark_offsets(connection)
+        last = await queries.last_spark_batch(connection)
+    finally:
+        await connection.close()
+    lag = sum(max(0, end - done.get(partition, 0)) for partition, end in ends.items())
+    measured = SparkLag(lag, last["processed_at"] if last else None, datetime.now(UTC))
+    SPARK_LAG.set(lag)
+    if measured.seconds_since_batch is not None:
+        SPARK_LAST_BATCH_AGE.set(measured.seconds_since_batch)
+    return measured
+
+
+async def check_spark_health(settings: Settings, _slot: datetime | None = None) -> bool:
+    """Measure the lag; in auto mode, run the fallback when Spark lags. True if it ran."""
+    lag = await measure_spark_lag(settings)
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        mode = await queries.fallback_mode(connection, settings.fallback_mode)
+    finally:
+        await connection.close()
+    lagging = lag.is_lagging(settings.spark_lag_threshold_messages, settings.spark_stale_seconds)
+    if mode is not FallbackMode.AUTO or not lagging:
+        return False
+    log.warning("Spark lags; running the pandas fallback", extra={"lag": lag.lag_messages})
+    FALLBACK_RUNS.labels("auto").inc()
+    # A process of its own: pandas work would otherwise hold up the service's event loop.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.jobs", "fallback", "--auto"
+    )
+    return await process.wait() == 0

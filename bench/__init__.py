@@ -1,0 +1,1 @@
+"""Throughput benchmarks of the pipeline's components against bare clients (see README.md)."""

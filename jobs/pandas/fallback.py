@@ -1,0 +1,86 @@
+"""The pandas fallback: staged events of a received_at range → fact_user_event_fallback and
+dim_session_fallback (source_flag 'pandas'), in chunks so a million events fit in modest memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+import orjson
+
+from jobs.model_store import insert_facts, read_facts_of_users, replace_sessions
+from jobs.pandas.events_frame import events_frame
+from jobs.pandas.transforms import build_facts, build_sessions
+from jobs.rules import Rules
+
+FACTS, SESSIONS = "fact_user_event_fallback", "dim_session_fallback"
+STAGED_EVENTS = """
+    SELECT event_id::text, event_type, user_id, session_id, movie_id, occurred_at, received_at,
+           schema_version, context, payload
+    FROM stg_user_logs WHERE received_at >= $1 AND received_at < $2
+    ORDER BY received_at, event_id
+"""
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class FallbackResult:
+    events: int
+    new_facts: int
+    sessions: int
+
+
+async def count_staged(connection: asyncpg.Connection, since: datetime, until: datetime) -> int:
+    return await connection.fetchval(
+        "SELECT count(*) FROM stg_user_logs WHERE received_at >= $1 AND received_at < $2",
+        since,
+        until,
+    )
+
+
+async def build_fallback(
+    connection: asyncpg.Connection,
+    rules: Rules,
+    since: datetime,
+    until: datetime,
+    chunk_size: int = 50_000,
+    user_chunk_size: int = 5_000,
+    progress: Progress = lambda done, total: None,
+) -> FallbackResult:
+    total = await count_staged(connection, since, until)
+    events = new_facts = 0
+    users: set[str] = set()
+    async for chunk in staged_chunks(connection, since, until, chunk_size):
+        facts = build_facts(events_frame(chunk), rules)
+        new_facts += await insert_facts(connection, facts, FACTS, "pandas")
+        users.update(facts["user_id"])
+        events += len(chunk)
+        progress(events, total)
+    sessions = 0
+    ordered = sorted(users)
+    for start in range(0, len(ordered), user_chunk_size):
+        user_ids = ordered[start : start + user_chunk_size]
+        user_facts = await read_facts_of_users(connection, FACTS, user_ids)
+        rebuilt = build_sessions(user_facts, rules)
+        sessions += await replace_sessions(connection, rebuilt, user_ids, SESSIONS, "pandas")
+    return FallbackResult(events, new_facts, sessions)
+
+
+async def staged_chunks(
+    connection: asyncpg.Connection, since: datetime, until: datetime, chunk_size: int
+) -> AsyncIterator[list[dict]]:
+    """Stored events from staging, a chunk at a time through a server-side cursor."""
+    async with connection.transaction():
+        cursor = await connection.cursor(STAGED_EVENTS, since, until)
+        while rows := await cursor.fetch(chunk_size):
+            yield [
+                {
+                    **dict(row),
+                    "context": orjson.loads(row["context"]),
+                    "payload": orjson.loads(row["payload"]),
+                }
+                for row in rows
+            ]

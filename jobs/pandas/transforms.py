@@ -1,0 +1,167 @@
+"""The rules as pure pandas code: stored events in, fact rows and sessions out. No I/O.
+
+Input frame: event_id, event_type, user_id, session_id, movie_id, occurred_at, received_at (UTC
+timestamps), context and payload (dicts). The meaning of each rule is in jobs/rules.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
+from jobs.rules import Rules
+
+
+def build_facts(events: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    facts = pd.DataFrame(
+        {
+            "event_id": events["event_id"].astype(str),
+            "event_type": normalised_types(events["event_type"], rules),
+            "user_id": events["user_id"],
+            "client_session_id": events["session_id"],
+            "movie_id": events["movie_id"].astype("Int64"),
+            "occurred_at": events["occurred_at"],
+            "received_at": events["received_at"],
+        },
+        index=events.index,
+    )
+    for column, (parent, key) in rules.fields.items():
+        facts[column] = events[parent].map(lambda document, k=key: (document or {}).get(k))
+    for column in ("position_seconds", "duration_seconds", "rating"):
+        facts[column] = pd.to_numeric(facts[column]).astype("Float64")
+    facts["event_date"] = facts["occurred_at"].dt.date
+    facts["event_hour"] = facts["occurred_at"].dt.hour.astype("Int64")
+    add_watch_fields(facts, rules)
+    facts["rating_bucket"] = facts["rating"].map(lambda r: rating_bucket(r, rules))
+    facts["emotion_score"] = (
+        facts["comment_text"]
+        .map(lambda text: emotion_score(text, rules), na_action="ignore")
+        .astype("Int64")
+    )
+    facts["emotion"] = facts["emotion_score"].map(emotion_label, na_action="ignore")
+    facts["invalid_reason"] = invalid_reasons(facts, rules)
+    facts["is_valid"] = facts["invalid_reason"].isna()
+    facts["rules_version"] = rules.version
+    return facts.loc[:, list(FACT_COLUMNS)].reset_index(drop=True)
+
+
+def normalised_types(types: pd.Series, rules: Rules) -> pd.Series:
+    cleaned = types.astype(str).str.strip().str.lower()
+    return cleaned.map(lambda name: rules.aliases.get(name, name))
+
+
+def add_watch_fields(facts: pd.DataFrame, rules: Rules) -> None:
+    is_watch = facts["event_type"].eq("watch")
+    position, duration = facts["position_seconds"], facts["duration_seconds"]
+    has_duration = duration.gt(0).fillna(False)
+    ratio = (position / duration.where(has_duration)).clip(0, 1)
+    facts["completion_ratio"] = ratio.where(is_watch)
+    completed = facts["watch_action"].eq("complete").fillna(False) | ratio.ge(
+        rules.completion_threshold
+    ).fillna(False)
+    facts["is_completed"] = (completed & is_watch).astype(bool)
+    clamped = position.clip(lower=0).where(
+        ~has_duration, np.minimum(position.clip(lower=0), duration)
+    )
+    started = facts["watch_action"].eq("start").fillna(False)
+    facts["watch_seconds"] = clamped.where(~started, 0.0).where(is_watch)
+
+
+def rating_bucket(rating: float | None, rules: Rules) -> str | None:
+    if rating is None or pd.isna(rating):
+        return None
+    last = rules.rating_buckets[-1]
+    for bucket in rules.rating_buckets:
+        if bucket.min <= rating < bucket.max or (bucket is last and rating == last.max):
+            return bucket.name
+    return None
+
+
+def emotion_score(text: str, rules: Rules) -> int:
+    cleaned = text.lower()
+    for character in rules.ignored_characters:
+        cleaned = cleaned.replace(character, "")
+    tokens = re.findall(rules.token_pattern, cleaned)
+    score = 0
+    for index, token in enumerate(tokens):
+        polarity = (token in rules.positive_words) - (token in rules.negative_words)
+        preceding = tokens[max(0, index - rules.negation_window) : index]
+        if polarity and any(word in rules.negators for word in preceding):
+            polarity = -polarity
+        score += polarity
+    return score
+
+
+def emotion_label(score: int) -> str:
+    return "positive" if score > 0 else "negative" if score < 0 else "neutral"
+
+
+def invalid_reasons(facts: pd.DataFrame, rules: Rules) -> pd.Series:
+    skew = pd.Timedelta(seconds=rules.max_future_skew_seconds)
+    max_age = pd.Timedelta(days=rules.max_age_days)
+    checks = [  # in the order rules.py defines
+        ("unknown_event_type", ~facts["event_type"].isin(rules.canonical_types)),
+        (
+            "missing_movie",
+            facts["event_type"].isin(rules.require_movie_for) & facts["movie_id"].isna(),
+        ),
+        ("future_timestamp", facts["occurred_at"] > facts["received_at"] + skew),
+        ("stale_timestamp", facts["occurred_at"] < facts["received_at"] - max_age),
+        (
+            "rating_out_of_range",
+            (facts["rating"].lt(rules.rating_min) | facts["rating"].gt(rules.rating_max)).fillna(
+                False
+            ),
+        ),
+        (
+            "position_beyond_duration",
+            facts["position_seconds"]
+            .gt(facts["duration_seconds"] + rules.position_tolerance_seconds)
+            .fillna(False),
+        ),
+    ]
+    reasons = pd.Series(None, index=facts.index, dtype="object")
+    for reason, failed in reversed(checks):  # the first check in order wins
+        reasons = reasons.mask(failed.astype(bool), reason)
+    return reasons
+
+
+def build_sessions(facts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    valid = facts.loc[facts["is_valid"]].sort_values(["user_id", "occurred_at", "event_id"])
+    if valid.empty:
+        return pd.DataFrame(columns=list(SESSION_COLUMNS))
+    gap = pd.Timedelta(seconds=rules.inactivity_gap_seconds)
+    previous = valid.groupby("user_id")["occurred_at"].shift()
+    run_number = (previous.isna() | (valid["occurred_at"] - previous > gap)).cumsum()
+    run_start = valid.groupby(run_number)["occurred_at"].transform("min")
+    piece = (valid["occurred_at"] - run_start) // pd.Timedelta(seconds=rules.max_session_seconds)
+    session_start = valid.groupby([run_number, piece])["occurred_at"].transform("min")
+    start_ms = (session_start - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+    valid = valid.assign(session_id=valid["user_id"] + ":" + start_ms.astype(str))
+    valid["watch_ms"] = np.floor(valid["watch_seconds"].astype(float) * 1000)
+    per_movie = valid.loc[valid["event_type"].eq("watch") & valid["watch_ms"].notna()]
+    watched = per_movie.groupby(["session_id", "movie_id"])["watch_ms"].agg(["max", "min"])
+    watch_ms = (watched["max"] - watched["min"]).groupby(level="session_id").sum()
+    grouped = valid.groupby("session_id")
+    sessions = pd.DataFrame(
+        {
+            "user_id": grouped["user_id"].first(),
+            "session_start": grouped["occurred_at"].min(),
+            "session_end": grouped["occurred_at"].max(),
+            "event_count": grouped.size(),
+            "watch_count": grouped["event_type"].agg(lambda t: int(t.eq("watch").sum())),
+            "click_count": grouped["event_type"].agg(lambda t: int(t.eq("click").sum())),
+            "comment_count": grouped["event_type"].agg(lambda t: int(t.eq("comment").sum())),
+            "movies_watched": per_movie.groupby("session_id")["movie_id"].nunique(),
+        }
+    )
+    sessions["movies_watched"] = sessions["movies_watched"].fillna(0).astype("int64")
+    sessions["watch_seconds"] = watch_ms.reindex(sessions.index).fillna(0) / 1000.0
+    sessions["duration_seconds"] = (
+        sessions["session_end"] - sessions["session_start"]
+    ).dt.total_seconds()
+    sessions["rules_version"] = rules.version
+    return sessions.reset_index().loc[:, list(SESSION_COLUMNS)]

@@ -1,0 +1,106 @@
+"""The PostgreSQL side of a Spark micro-batch, run from the driver with asyncpg.
+
+A batch's facts and sessions arrive in unlogged incoming tables (written by Spark's JDBC
+writer); they are merged here, and the batch is recorded in the same transaction as its
+sessions, so a replayed batch is recognised and skipped, and a half-done one is redone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
+
+import asyncpg
+
+from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
+
+T = TypeVar("T")
+FACT_NAMES = ", ".join((*FACT_COLUMNS, "source_flag"))
+SESSION_NAMES = ", ".join((*SESSION_COLUMNS, "source_flag"))
+AFFECTED_USERS = (
+    "SELECT DISTINCT user_id FROM spark_incoming_facts WHERE stream = $1 AND batch_id = $2"
+)
+
+
+def run_with_connection(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """foreachBatch runs on a plain thread: give each step a loop and a connection of its own."""
+
+    async def session() -> T:
+        connection = await asyncpg.connect(dsn)
+        try:
+            return await work(connection)
+        finally:
+            await connection.close()
+
+    return asyncio.run(session())
+
+
+async def is_committed(connection: asyncpg.Connection, stream: str, batch_id: int) -> bool:
+    found = await connection.fetchval(
+        "SELECT 1 FROM spark_batches WHERE stream = $1 AND batch_id = $2", stream, batch_id
+    )
+    return found is not None
+
+
+async def clear_incoming(connection: asyncpg.Connection, stream: str, batch_id: int) -> None:
+    """Leftovers of an attempt at this batch that died before committing."""
+    for table in ("spark_incoming_facts", "spark_incoming_sessions"):
+        await connection.execute(
+            f"DELETE FROM {table} WHERE stream = $1 AND batch_id = $2", stream, batch_id
+        )
+
+
+async def merge_facts(
+    connection: asyncpg.Connection, stream: str, batch_id: int
+) -> tuple[int, datetime | None]:
+    """Insert the batch's facts once per event; returns the batch's events and latest receipt."""
+    select = FACT_NAMES.replace("event_id", "event_id::uuid", 1)
+    await connection.execute(
+        f"INSERT INTO fact_user_event ({FACT_NAMES}) SELECT {select} FROM spark_incoming_facts "
+        "WHERE stream = $1 AND batch_id = $2 ON CONFLICT (event_id) DO NOTHING",
+        stream,
+        batch_id,
+    )
+    row = await connection.fetchrow(
+        "SELECT count(*) AS events, max(received_at) AS latest FROM spark_incoming_facts "
+        "WHERE stream = $1 AND batch_id = $2",
+        stream,
+        batch_id,
+    )
+    return row["events"], row["latest"]
+
+
+async def commit_batch(
+    connection: asyncpg.Connection,
+    stream: str,
+    batch_id: int,
+    offsets: dict[tuple[str, int], int],
+    events: int,
+    unparsed: int,
+    max_received_at: datetime | None,
+) -> None:
+    async with connection.transaction():
+        await connection.execute(
+            f"DELETE FROM dim_session WHERE user_id IN ({AFFECTED_USERS})", stream, batch_id
+        )
+        await connection.execute(
+            f"INSERT INTO dim_session ({SESSION_NAMES}) SELECT {SESSION_NAMES} "
+            "FROM spark_incoming_sessions WHERE stream = $1 AND batch_id = $2",
+            stream,
+            batch_id,
+        )
+        await connection.executemany(
+            "INSERT INTO spark_offsets (topic, kafka_partition, next_offset) VALUES ($1, $2, $3) "
+            "ON CONFLICT (topic, kafka_partition) DO UPDATE SET "
+            "next_offset = greatest(spark_offsets.next_offset, EXCLUDED.next_offset), "
+            "updated_at = now()",
+            [(topic, partition, offset) for (topic, partition), offset in offsets.items()],
+        )
+        await connection.execute(
+            "INSERT INTO spark_batches (stream, batch_id, events, unparsed, max_received_at) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            stream, batch_id, events, unparsed, max_received_at,
+        )  # fmt: skip
+        await clear_incoming(connection, stream, batch_id)

@@ -1,0 +1,108 @@
+"""The Spark stream: Kafka's user topics → fact_user_event and dim_session (source 'spark').
+
+Each micro-batch is parsed with an explicit schema, deduplicated, run through the rules, and
+written with idempotent upserts; the sessions of every user in the batch are recomputed from all
+their facts, so late events extend or merge sessions. Progress lives in the checkpoint and, for
+the health check, in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from app.config import USER_TOPICS, Settings
+from jobs.model_columns import FACT_COLUMNS
+from jobs.rules import Rules, load_rules
+from jobs.spark import batch_store as store
+from jobs.spark.session import build_spark_session, jdbc_options
+from jobs.spark.transforms import build_facts, build_sessions, dedupe_events, parse_events
+
+
+class FactBatchWriter:
+    def __init__(self, spark: SparkSession, settings: Settings, rules: Rules) -> None:
+        self.spark, self.rules = spark, rules
+        self.dsn = settings.database_url
+        self.jdbc = jdbc_options(settings)
+        self.stream = settings.spark_checkpoint_dir  # batch ids count per checkpoint
+
+    def __call__(self, kafka_batch: DataFrame, batch_id: int) -> None:
+        if store.run_with_connection(
+            self.dsn, lambda c: store.is_committed(c, self.stream, batch_id)
+        ):
+            return  # a batch replayed after a restart: its writes are already in
+        kafka_batch.persist()
+        try:
+            self._write(kafka_batch, batch_id)
+        finally:
+            kafka_batch.unpersist()
+
+    def _write(self, kafka_batch: DataFrame, batch_id: int) -> None:
+        offsets = {
+            (row["topic"], row["partition"]): row["next_offset"]
+            for row in kafka_batch.groupBy("topic", "partition")
+            .agg((F.max("offset") + 1).alias("next_offset"))
+            .collect()
+        }
+        if not offsets:
+            return
+        store.run_with_connection(
+            self.dsn, lambda c: store.clear_incoming(c, self.stream, batch_id)
+        )
+        parsed = parse_events(kafka_batch)
+        facts = build_facts(dedupe_events(parsed), self.rules)
+        self._append(facts, batch_id, "spark_incoming_facts")
+        events, latest = store.run_with_connection(
+            self.dsn, lambda c: store.merge_facts(c, self.stream, batch_id)
+        )
+        self._append(build_sessions(self._facts_of_batch_users(batch_id), self.rules),
+                     batch_id, "spark_incoming_sessions")  # fmt: skip
+        unparsed = kafka_batch.count() - parsed.count()
+        store.run_with_connection(
+            self.dsn,
+            lambda c: store.commit_batch(
+                c, self.stream, batch_id, offsets, events, unparsed, latest
+            ),
+        )
+
+    def _append(self, frame: DataFrame, batch_id: int, table: str) -> None:
+        frame.withColumn("stream", F.lit(self.stream)).withColumn(
+            "batch_id", F.lit(batch_id)
+        ).withColumn("source_flag", F.lit("spark")).write.format("jdbc").options(
+            **self.jdbc, dbtable=table
+        ).mode("append").save()
+
+    def _facts_of_batch_users(self, batch_id: int) -> DataFrame:
+        columns = ", ".join("event_id::text AS event_id" if c == "event_id" else c
+                            for c in FACT_COLUMNS)  # fmt: skip
+        stream = self.stream.replace("'", "''")
+        query = (
+            f"SELECT {columns} FROM fact_user_event WHERE user_id IN "
+            "(SELECT DISTINCT user_id FROM spark_incoming_facts "
+            f"WHERE stream = '{stream}' AND batch_id = {batch_id:d})"
+        )
+        return self.spark.read.format("jdbc").options(**self.jdbc, query=query).load()
+
+
+def run_stream(settings: Settings, available_now: bool) -> None:
+    spark = build_spark_session("movie-facts")
+    source = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
+        .option("subscribe", ",".join(USER_TOPICS.values()))
+        .option("startingOffsets", settings.spark_starting_offsets)
+        .option("failOnDataLoss", "false")
+        .option("maxOffsetsPerTrigger", settings.spark_max_offsets_per_trigger)
+        .load()
+    )
+    writer = source.writeStream.foreachBatch(FactBatchWriter(spark, settings, load_rules()))
+    writer = writer.option("checkpointLocation", settings.spark_checkpoint_dir)
+    if available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=f"{settings.spark_trigger_seconds} seconds")
+    query = writer.queryName("movie-facts").start()
+    try:
+        query.awaitTermination()
+    finally:
+        spark.stop()

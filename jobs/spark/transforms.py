@@ -1,0 +1,282 @@
+"""The rules as Spark DataFrame code: Kafka records in, fact rows and sessions out. No I/O.
+
+Native Spark SQL functions only (no Python UDFs), so the JVM does all the work. Each function
+mirrors its namesake in jobs/pandas/transforms.py; the meaning of each rule is in jobs/rules.py.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
+from jobs.rules import Rules
+from jobs.spark.emotion import PYTHON_WHITESPACE, emotion_label, emotion_score, emotion_tokens
+
+STRING, DOUBLE, TIMESTAMP = T.StringType(), T.DoubleType(), T.TimestampType()
+
+
+def struct_of(*fields: tuple[str, T.DataType]) -> T.StructType:
+    return T.StructType([T.StructField(name, kind) for name, kind in fields])
+
+
+CONTEXT_SCHEMA = struct_of(
+    ("page", STRING), ("referrer", STRING), ("locale", STRING), ("device", STRING),
+    ("user_agent", STRING),
+)  # fmt: skip
+PAYLOAD_SCHEMA = struct_of(  # every type's fields; those of other types stay null
+    ("action", STRING), ("position_seconds", DOUBLE), ("duration_seconds", DOUBLE),  # watch
+    ("element", STRING), ("page", STRING), ("target", STRING),  # click
+    ("text", STRING), ("rating", DOUBLE), ("parent_event_id", STRING),  # comment
+)  # fmt: skip
+EVENT_SCHEMA = struct_of(
+    ("event_id", STRING), ("event_type", STRING), ("user_id", STRING), ("session_id", STRING),
+    ("movie_id", T.LongType()), ("occurred_at", TIMESTAMP), ("received_at", TIMESTAMP),
+    ("schema_version", T.IntegerType()), ("context", CONTEXT_SCHEMA), ("payload", PAYLOAD_SCHEMA),
+)  # fmt: skip
+CORRUPT_RECORD = "_corrupt_record"
+JSON_OPTIONS = {
+    # What datetime.isoformat() writes: optional fraction, offset +HH:MM (or +HH:MM:SS, Z).
+    "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXXXX",
+    "mode": "PERMISSIVE",  # a bad record yields a row flagged in CORRUPT_RECORD, never a failure
+    "columnNameOfCorruptRecord": CORRUPT_RECORD,
+    "allowNonNumericNumbers": "false",  # NaN is not JSON; the Python consumers refuse it too
+}
+# The fields app.consumers.records.decode_event requires before an event may be staged.
+REQUIRED_FIELDS = ("event_id", "event_type", "user_id", "occurred_at", "received_at")
+UUID_TEXT = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+SOURCE_COLUMNS = ("topic", "partition", "offset")
+EVENT_COLUMNS = tuple(field.name for field in EVENT_SCHEMA.fields) + SOURCE_COLUMNS
+NUMERIC_FIELDS = ("position_seconds", "duration_seconds", "rating")
+MICROS_PER_SECOND = 1_000_000
+MICROS_PER_HOUR, MICROS_PER_DAY = 3_600 * MICROS_PER_SECOND, 86_400 * MICROS_PER_SECOND
+
+
+def parse_records(kafka_df: DataFrame) -> DataFrame:
+    """Every Kafka record as a stored event, with `parse_error` null or saying why it is not."""
+    parse_schema = T.StructType(
+        [*EVENT_SCHEMA.fields, T.StructField(CORRUPT_RECORD, T.StringType())]
+    )
+    parsed = kafka_df.select(
+        F.from_json(F.col("value").cast("string"), parse_schema, JSON_OPTIONS).alias("event"),
+        *SOURCE_COLUMNS,
+    )
+    columns = [event_field(name) for name in EVENT_SCHEMA.fieldNames()]
+    return parsed.select(*columns, *SOURCE_COLUMNS, parse_error().alias("parse_error"))
+
+
+def event_field(name: str) -> Column:
+    column = F.col(f"event.{name}")
+    if name == "event_id":  # lower-case, as the staging table's uuid column prints it
+        column = F.lower(column)
+    return column.alias(name)
+
+
+def parse_error() -> Column:
+    return first_match(
+        [
+            (F.col("event").isNull(), "empty"),
+            (
+                F.col(f"event.{CORRUPT_RECORD}").isNotNull(),
+                "not JSON, or a field of the wrong type or format",
+            ),
+            *[(F.col(f"event.{name}").isNull(), f"no {name}") for name in REQUIRED_FIELDS],
+            (~F.lower("event.event_id").rlike(UUID_TEXT), "event_id is not a UUID"),
+        ]
+    )
+
+
+def parse_events(kafka_df: DataFrame) -> DataFrame:
+    """The records that are stored events; `parse_records` shows (and counts) the others."""
+    records = parse_records(kafka_df)
+    return records.filter(F.col("parse_error").isNull()).select(*EVENT_COLUMNS)
+
+
+def dedupe_events(events_df: DataFrame) -> DataFrame:
+    """One row per event_id: the copy received first, then the lowest Kafka position."""
+    first_copy = Window.partitionBy("event_id").orderBy("received_at", *SOURCE_COLUMNS)
+    ranked = events_df.withColumn("copy_rank", F.row_number().over(first_copy))
+    return ranked.filter(F.col("copy_rank") == 1).drop("copy_rank")
+
+
+def build_facts(events_df: DataFrame, rules: Rules) -> DataFrame:
+    facts = events_df.select(
+        F.col("event_id").cast("string").alias("event_id"),
+        normalised_type(F.col("event_type"), rules).alias("event_type"),
+        "user_id",
+        F.col("session_id").alias("client_session_id"),
+        F.col("movie_id").cast("long").alias("movie_id"),
+        "occurred_at",
+        "received_at",
+        *field_columns(rules),
+    )
+    occurred = F.col("occurred_at")
+    facts = facts.withColumns(
+        {
+            "event_date": utc_date(occurred),
+            "event_hour": utc_hour(occurred),
+            **watch_columns(rules),
+            "rating_bucket": rating_bucket(F.col("rating"), rules),
+            "comment_tokens": emotion_tokens(F.col("comment_text"), rules),
+            "invalid_reason": invalid_reason(rules),
+            "rules_version": F.lit(rules.version),
+        }
+    )
+    facts = facts.withColumns(
+        {
+            "emotion_score": emotion_score(F.col("comment_tokens"), rules),
+            "is_valid": F.col("invalid_reason").isNull(),
+        }
+    )
+    facts = facts.withColumn("emotion", emotion_label(F.col("emotion_score")))
+    return facts.select(*FACT_COLUMNS)
+
+
+def normalised_type(event_type: Column, rules: Rules) -> Column:
+    # str.strip() strips Unicode whitespace; Spark's trim() only strips spaces.
+    # \z, not $: Java's $ would also match before a final line break.
+    edges = f"^[{PYTHON_WHITESPACE}]+|[{PYTHON_WHITESPACE}]+\\z"
+    cleaned = F.lower(F.regexp_replace(event_type, F.lit(edges), F.lit("")))
+    if not rules.aliases:
+        return cleaned
+    return first_match(
+        [(cleaned == alias, target) for alias, target in rules.aliases.items()], cleaned
+    )
+
+
+def field_columns(rules: Rules) -> list[Column]:
+    columns = []
+    for column, (parent, key) in rules.fields.items():
+        kind = "double" if column in NUMERIC_FIELDS else "string"
+        columns.append(F.col(parent).getField(key).cast(kind).alias(column))
+    return columns
+
+
+def utc_date(timestamp: Column) -> Column:
+    """The UTC calendar date, whatever the session time zone."""
+    return F.date_from_unix_date(floor_div(F.unix_micros(timestamp), MICROS_PER_DAY).cast("int"))
+
+
+def utc_hour(timestamp: Column) -> Column:
+    return F.pmod(floor_div(F.unix_micros(timestamp), MICROS_PER_HOUR), F.lit(24)).cast("int")
+
+
+def floor_div(value: Column, divisor: int) -> Column:
+    """Exact floor division of a long: a multiple of the divisor divides exactly in a double."""
+    return ((value - F.pmod(value, F.lit(divisor))) / divisor).cast("long")
+
+
+def watch_columns(rules: Rules) -> dict[str, Column]:
+    is_watch, action = is_true(F.col("event_type") == "watch"), F.col("watch_action")
+    position, duration = F.col("position_seconds"), F.col("duration_seconds")
+    has_duration = is_true(duration > 0)
+    ratio = clamp(F.when(has_duration, position / duration), F.lit(0.0), F.lit(1.0))
+    # greatest/least skip nulls, so clamp with CASE to keep a missing position missing.
+    non_negative = F.when(position < 0, F.lit(0.0)).otherwise(position)
+    watched = F.when(has_duration & (non_negative > duration), duration).otherwise(non_negative)
+    watched_so_far = F.when(is_true(action == "start"), F.lit(0.0)).otherwise(watched)
+    completed = is_true(action == "complete") | is_true(ratio >= rules.completion_threshold)
+    return {
+        "completion_ratio": F.when(is_watch, ratio),
+        "is_completed": is_watch & completed,
+        "watch_seconds": F.when(is_watch, watched_so_far),
+    }
+
+
+def is_true(condition: Column) -> Column:
+    """SQL's three values down to two, as pandas' fillna(False) does."""
+    return F.coalesce(condition, F.lit(False))
+
+
+def clamp(value: Column, low: Column, high: Column) -> Column:
+    return F.when(value < low, low).when(value > high, high).otherwise(value)
+
+
+def rating_bucket(rating: Column, rules: Rules) -> Column:
+    last = rules.rating_buckets[-1]
+    cases = [((rating >= b.min) & (rating < b.max), b.name) for b in rules.rating_buckets]
+    return first_match([*cases, (rating == last.max, last.name)])  # the last bucket's max
+
+
+def first_match(cases: list[tuple[Column, object]], otherwise: object = None) -> Column:
+    """CASE WHEN in order: the first true condition wins; a null condition counts as false."""
+    (condition, value), *rest = cases
+    result = F.when(condition, value)
+    for condition, value in rest:
+        result = result.when(condition, value)
+    return result if otherwise is None else result.otherwise(otherwise)
+
+
+def invalid_reason(rules: Rules) -> Column:
+    """The first failing check in the order rules.py defines; CASE stops at the first."""
+    event_type, occurred, received = F.col("event_type"), F.col("occurred_at"), F.col("received_at")
+    occurred_us, received_us = F.unix_micros(occurred), F.unix_micros(received)
+    skew_us = rules.max_future_skew_seconds * MICROS_PER_SECOND
+    max_age_us = rules.max_age_days * MICROS_PER_DAY
+    rating, position = F.col("rating"), F.col("position_seconds")
+    longest = F.col("duration_seconds") + rules.position_tolerance_seconds
+    checks = [
+        ("unknown_event_type", ~is_true(event_type.isin(*rules.canonical_types))),
+        ("missing_movie", event_type.isin(*rules.require_movie_for) & F.col("movie_id").isNull()),
+        ("future_timestamp", occurred_us > received_us + skew_us),
+        ("stale_timestamp", occurred_us < received_us - max_age_us),
+        ("rating_out_of_range", (rating < rules.rating_min) | (rating > rules.rating_max)),
+        ("position_beyond_duration", position > longest),
+    ]
+    return first_match([(failed, name) for name, failed in checks])  # null: passed, as in pandas
+
+
+def build_sessions(facts_df: DataFrame, rules: Rules) -> DataFrame:
+    sessions = with_session_ids(facts_df.filter(F.col("is_valid")), rules)
+    watch_ms = F.when(F.col("event_type") == "watch", F.floor(F.col("watch_seconds") * 1000))
+    per_movie = sessions.groupBy("session_id", "user_id", "movie_id").agg(
+        F.min("occurred_at").alias("first_at"),
+        F.max("occurred_at").alias("last_at"),
+        F.count(F.lit(1)).alias("events"),
+        *[count_of(kind).alias(f"{kind}s") for kind in ("watch", "click", "comment")],
+        (F.max(watch_ms) - F.min(watch_ms)).alias("watched_ms"),
+    )
+    # A movie counts when it has a watch event with watch seconds, as in pandas' groupby.
+    counted = F.col("movie_id").isNotNull() & F.col("watched_ms").isNotNull()
+    totals = per_movie.groupBy("session_id", "user_id").agg(
+        F.min("first_at").alias("session_start"),
+        F.max("last_at").alias("session_end"),
+        F.sum("events").cast("int").alias("event_count"),
+        *[
+            F.sum(f"{kind}s").cast("int").alias(f"{kind}_count")
+            for kind in ("watch", "click", "comment")
+        ],
+        F.count(F.when(counted, 1)).cast("int").alias("movies_watched"),
+        F.coalesce(F.sum(F.when(counted, F.col("watched_ms"))), F.lit(0)).alias("watched_ms"),
+    )
+    return totals.withColumns(
+        {
+            "duration_seconds": (F.unix_micros("session_end") - F.unix_micros("session_start"))
+            / float(MICROS_PER_SECOND),
+            "watch_seconds": F.col("watched_ms") / 1000.0,  # whole milliseconds: an exact sum
+            "rules_version": F.lit(rules.version),
+        }
+    ).select(*SESSION_COLUMNS)
+
+
+def count_of(event_type: str) -> Column:
+    return F.count(F.when(F.col("event_type") == event_type, 1))
+
+
+def with_session_ids(valid: DataFrame, rules: Rules) -> DataFrame:
+    """session_id on each event: runs split by gaps, then cut every max_session_seconds."""
+    by_user = Window.partitionBy("user_id").orderBy("occurred_at", "event_id")
+    micros = F.unix_micros("occurred_at")
+    gap_us = rules.inactivity_gap_seconds * MICROS_PER_SECOND
+    previous_us = F.lag(micros).over(by_user)
+    starts_run = (previous_us.isNull() | (micros - previous_us > gap_us)).cast("int")
+    runs = valid.withColumn(
+        "run", F.sum(starts_run).over(by_user.rowsBetween(Window.unboundedPreceding, 0))
+    )
+    run_start_us = F.min(micros).over(Window.partitionBy("user_id", "run"))
+    max_us = rules.max_session_seconds * MICROS_PER_SECOND
+    pieces = runs.withColumn("piece", floor_div(micros - run_start_us, max_us))
+    session_start = F.min("occurred_at").over(Window.partitionBy("user_id", "run", "piece"))
+    session_id = F.concat(F.col("user_id"), F.lit(":"), F.unix_millis(session_start).cast("string"))
+    return pieces.withColumn("session_id", session_id).drop("run", "piece")

@@ -1,0 +1,191 @@
+"""The model end to end: Spark and the pandas fallback agree; Spark survives a kill; in `auto`
+a stopped Spark is covered by the fallback, which an admin promotes exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import orjson
+import pytest
+
+from tests.e2e.model_support import (
+    FACT_COMPARED,
+    SESSION_COMPARED,
+    fresh_users,
+    model_rows,
+    run_job,
+    spawn_job,
+    starting_offsets_now,
+)
+from tests.e2e.stores import wait_until_landed
+from tests.event_factory import new_event
+from tests.support import ServiceProcess
+
+
+def event_mix(users: list[str]) -> list[dict]:
+    """Sessions split by gaps, late and duplicate events, invalid ones, comments with feeling."""
+    now = datetime.now(UTC)
+    events = []
+    for n, user in enumerate(users):
+        start = now - timedelta(hours=3, minutes=n)
+        for step in range(12):
+            gap = timedelta(minutes=50) if step == 6 else timedelta(minutes=2)
+            start += gap
+            kind = ("watch", "watch", "click", "comment")[step % 4]
+            event = new_event(kind, user, occurred_at=start.isoformat())
+            if kind == "watch":
+                event["payload"] = {"action": "progress", "position_seconds": 60.0 * step,
+                                    "duration_seconds": 5400.0}  # fmt: skip
+            events.append(event)
+        late = new_event(
+            "watch", user, occurred_at=(now - timedelta(hours=2, minutes=58)).isoformat()
+        )
+        beyond = new_event("watch", user, payload={"action": "pause", "position_seconds": 9000.0,
+                                                   "duration_seconds": 5400.0})  # fmt: skip
+        negated = new_event(
+            "comment", user, payload={"text": "Not boring at all ❤️ 🍿", "rating": 7.0}
+        )
+        events += [late, beyond, negated, dict(events[-3])]  # the last one is a duplicate
+    return events
+
+
+async def post_all(base_url: str, events: list[dict]) -> set[str]:
+    accepted: set[str] = set()
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        for start in range(0, len(events), 25):
+            response = await client.post(
+                "/events", content=orjson.dumps(events[start : start + 25]),
+                headers={"content-type": "application/json"},
+            )  # fmt: skip
+            assert response.status_code == 202, response.text
+            accepted |= {item["event_id"] for item in response.json()["accepted"]}
+    return accepted
+
+
+async def count_facts(pg, table: str, users: list[str]) -> tuple[int, int]:
+    row = await pg.fetchrow(
+        f"SELECT count(*), count(DISTINCT event_id) FROM {table} WHERE user_id = ANY($1::text[])",
+        users,
+    )
+    return row[0], row[1]
+
+
+async def wait_for_spark_batch(pg, checkpoint: str, process: subprocess.Popen) -> None:
+    async with asyncio.timeout(120):
+        while not await pg.fetchval("SELECT 1 FROM spark_batches WHERE stream = $1", checkpoint):
+            assert process.poll() is None, "the Spark stream exited early"
+            await asyncio.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def service():
+    service = ServiceProcess()
+    service.start()
+    yield service
+    service.stop()
+
+
+async def test_spark_survives_a_kill_and_agrees_with_the_fallback(service, settings, pg, tmp_path):
+    users = fresh_users(4)
+    offsets = await starting_offsets_now(settings)
+    before = datetime.now(UTC)
+    events = event_mix(users)
+    accepted = await post_all(service.base_url, events)
+    comments = {e["event_id"] for e in events if e["event_type"] == "comment"} & accepted
+    await wait_until_landed(settings, accepted, len(comments), limit_seconds=60)
+    after = datetime.now(UTC) + timedelta(seconds=1)
+
+    checkpoint = str(tmp_path / "checkpoint")
+    env = {"SPARK_CHECKPOINT_DIR": checkpoint, "SPARK_STARTING_OFFSETS": offsets,
+           "SPARK_MAX_OFFSETS_PER_TRIGGER": "30", "SPARK_TRIGGER_SECONDS": "1"}  # fmt: skip
+    stream = spawn_job("spark", **env)
+    try:
+        await wait_for_spark_batch(pg, checkpoint, stream)
+    finally:
+        stream.send_signal(signal.SIGKILL)
+        stream.wait()
+    await asyncio.to_thread(run_job, "spark", "--available-now", **env)
+
+    assert await count_facts(pg, "fact_user_event", users) == (len(accepted), len(accepted))
+    assert await pg.fetchval(
+        "SELECT count(*) FROM dim_session WHERE user_id = ANY($1::text[])", users
+    ) >= 2 * len(users)
+
+    await asyncio.to_thread(
+        run_job, "fallback", "--since", before.isoformat(), "--until", after.isoformat()
+    )
+    spark_facts = await model_rows(pg, "fact_user_event", FACT_COMPARED, users)
+    pandas_facts = await model_rows(pg, "fact_user_event_fallback", FACT_COMPARED, users)
+    assert spark_facts == pandas_facts
+    spark_sessions = await model_rows(pg, "dim_session", SESSION_COMPARED, users)
+    pandas_sessions = await model_rows(pg, "dim_session_fallback", SESSION_COMPARED, users)
+    assert spark_sessions == pandas_sessions
+
+
+async def test_auto_fallback_covers_a_stopped_spark_and_promotion_is_exact(settings, pg, tmp_path):
+    users = fresh_users(3)
+    offsets = await starting_offsets_now(settings)
+    before = datetime.now(UTC)
+    previous_mode = run_job("fallback-mode").stdout.split()[-1]
+    run_job("fallback-mode", "auto")
+    watcher = ServiceProcess(
+        SPARK_HEALTH_CRON="*/2 * * * * *",
+        SPARK_LAG_THRESHOLD_MESSAGES="10",
+        FALLBACK_SETTLE_SECONDS="1",
+        FALLBACK_MAX_LOOKBACK_SECONDS="60",
+    )
+    watcher.start()
+    try:
+        accepted = await post_all(watcher.base_url, event_mix(users))
+        expected = (len(accepted), len(accepted))
+        async with asyncio.timeout(90):  # Spark is not running: the fallback must step in
+            while True:
+                if await count_facts(pg, "fact_user_event_fallback", users) == expected:
+                    break
+                await asyncio.sleep(1)
+    finally:
+        watcher.stop()
+        run_job("fallback-mode", previous_mode)
+    assert (
+        await pg.fetchval(
+            "SELECT count(*) FROM fallback_runs WHERE trigger = 'auto' AND range_end > $1", before
+        )
+        >= 1
+    )
+    assert await count_facts(pg, "fact_user_event", users) == (0, 0), "never merged on its own"
+
+    until = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    window = ("--since", before.isoformat(), "--until", until)
+    dry = run_job("promote", *window, "--dry-run").stdout
+    assert f"{len(accepted)} fallback facts would be promoted" in dry
+    assert f"promote: {len(accepted)} facts promoted" in run_job("promote", *window).stdout
+    assert await count_facts(pg, "fact_user_event", users) == (len(accepted), len(accepted))
+    sessions = await pg.fetchval(
+        "SELECT count(*) FROM dim_session WHERE user_id = ANY($1::text[]) "
+        "AND source_flag = 'pandas'",
+        users,
+    )
+    assert sessions >= 2 * len(users)
+    assert "promote: 0 facts promoted" in run_job("promote", *window).stdout
+
+    env = {"SPARK_CHECKPOINT_DIR": str(tmp_path / "checkpoint"), "SPARK_STARTING_OFFSETS": offsets}
+    await asyncio.to_thread(run_job, "spark", "--available-now", **env)
+    assert await count_facts(pg, "fact_user_event", users) == (len(accepted), len(accepted))
+    assert (
+        await pg.fetchval(
+            "SELECT count(*) FROM fact_user_event WHERE user_id = ANY($1::text[]) "
+            "AND source_flag <> 'pandas'",
+            users,
+        )
+        == 0
+    ), "Spark's restart adds nothing to the promoted events"
+    assert (
+        await pg.fetchval(
+            "SELECT count(*) FROM promotions WHERE promoted_at > $1 AND events_promoted > 0", before
+        )
+        == 1
+    )
