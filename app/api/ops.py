@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Response
@@ -11,6 +13,7 @@ from pydantic import BaseModel
 
 from app.config import Settings
 from app.probes import probe_all
+from app.spark_health import measure_spark_lag
 from app.state import get_settings_dep
 
 router = APIRouter(tags=["operations"])
@@ -26,9 +29,18 @@ class DependencyState(BaseModel):
     detail: str
 
 
+class SparkState(BaseModel):
+    """Detail only: a lagging Spark is covered by the fallback, so it never makes us unready."""
+
+    lag_messages: int
+    last_batch_at: datetime | None
+    lagging: bool
+
+
 class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
     dependencies: dict[str, DependencyState]
+    spark: SparkState | None = None
 
 
 @router.get("/health")
@@ -47,6 +59,19 @@ async def ready(settings: SettingsDep, response: Response) -> Readiness:
             result.name: DependencyState(state="up" if result.ok else "down", detail=result.detail)
             for result in results
         },
+        spark=await spark_state(settings) if all_up else None,
+    )
+
+
+async def spark_state(settings: Settings) -> SparkState | None:
+    try:
+        async with asyncio.timeout(settings.readiness_timeout_seconds):
+            lag = await measure_spark_lag(settings)
+    except Exception:  # detail only: readiness was decided by the probes above
+        return None
+    lagging = lag.is_lagging(settings.spark_lag_threshold_messages, settings.spark_stale_seconds)
+    return SparkState(
+        lag_messages=lag.lag_messages, last_batch_at=lag.last_batch_at, lagging=lagging
     )
 
 

@@ -87,3 +87,22 @@ async def test_valid_events_land_once_and_invalid_ones_nowhere(service, settings
 
     nowhere = await count_landed(settings, [e["event_id"] for e in invalid])
     assert (nowhere.mongo, nowhere.staged, nowhere.comments) == (0, 0, 0)
+
+    async with httpx.AsyncClient(base_url=service.base_url) as client:
+        metrics = parse_metrics((await client.get("/metrics")).text)
+    accepted = sum(v for k, v in metrics.items() if k.startswith("events_accepted_total{"))
+    rejected = sum(v for k, v in metrics.items() if k.startswith("events_rejected_total{"))
+    assert (accepted, rejected) == (2 * len(valid), 2 * len(invalid))
+    assert metrics["publish_latency_seconds_count"] == 2 * len(shapes)
+    assert any(k.startswith("consumer_lag_messages{") for k in metrics)
+    assert metrics['rows_written_total{sink="postgres_staging"}'] >= len(valid)
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text exposition as {name{labels}: value}, comments left out."""
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples

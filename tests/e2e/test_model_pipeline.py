@@ -171,6 +171,8 @@ async def test_auto_fallback_covers_a_stopped_spark_and_promotion_is_exact(setti
     )
     assert sessions >= 2 * len(users)
     assert "promote: 0 facts promoted" in run_job("promote", *window).stdout
+    status = run_job("status").stdout
+    assert "spark lag:" in status and "fallback run" in status and "awaiting promotion" in status
 
     env = {"SPARK_CHECKPOINT_DIR": str(tmp_path / "checkpoint"), "SPARK_STARTING_OFFSETS": offsets}
     await asyncio.to_thread(run_job, "spark", "--available-now", **env)

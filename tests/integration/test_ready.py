@@ -14,6 +14,8 @@ async def test_ready_when_everything_is_up(settings):
     assert response.status_code == 200
     assert response.json()["status"] == "ready"
     assert dependency_states(response) == {"kafka": "up", "mongo": "up", "postgres": "up"}
+    spark = response.json()["spark"]
+    assert spark["lag_messages"] >= 0 and isinstance(spark["lagging"], bool)
 
 
 async def test_ready_names_an_unreachable_dependency(settings):
