@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
-import shutil
 import string
 import uuid
 from pathlib import Path
 
 from app.probes import probe_kafka
+from devstack.maven import copy_runtime_jars
 from devstack.paths import SOURCE_DIR, cache_dir, content_key
 from devstack.process import require_tool, run_checked, running_pid, spawn, terminate
 from devstack.service import LocalService
@@ -36,26 +36,8 @@ class Kafka(LocalService):
         return self.home / "server.properties"
 
     def prepare(self) -> None:
-        if self.libs.is_dir():
-            return
         require_tool("java", "a Java 17+ runtime (Debian: openjdk-17-jre-headless)")
-        require_tool("mvn", "Maven (Debian: maven)")
-        partial = self.libs.with_name("libs.partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        run_checked(
-            [
-                "mvn",
-                "-B",
-                "-q",
-                "-f",
-                str(POM),
-                "dependency:copy-dependencies",
-                "-DincludeScope=runtime",
-                f"-DoutputDirectory={partial}",
-            ],
-            "fetching Kafka's jars from Maven Central",
-        )
-        partial.rename(self.libs)
+        copy_runtime_jars(POM, self.libs, "Kafka's jars")
 
     def start(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
+from devstack.maven import copy_runtime_jars
 from devstack.paths import SOURCE_DIR, cache_dir, content_key
-from devstack.process import StackError, require_tool, run_checked
+from devstack.process import StackError
 
 POM = SOURCE_DIR / "spark" / "pom.xml"
 
@@ -16,27 +16,7 @@ def jar_dir() -> Path:
 
 
 def fetch_spark_jars() -> Path:
-    target = jar_dir()
-    if target.is_dir():
-        return target
-    require_tool("mvn", "Maven (Debian: maven)")
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    run_checked(
-        [
-            "mvn",
-            "-B",
-            "-q",
-            "-f",
-            str(POM),
-            "dependency:copy-dependencies",
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={partial}",
-        ],
-        "fetching Spark's Kafka connector and JDBC driver from Maven Central",
-    )
-    partial.rename(target)
-    return target
+    return copy_runtime_jars(POM, jar_dir(), "Spark's Kafka connector and JDBC driver")
 
 
 def spark_extra_jars() -> list[Path]:

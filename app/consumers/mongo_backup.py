@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from app.consumers.records import DecodedEvent
@@ -25,6 +26,27 @@ def backup_document(decoded: DecodedEvent, ingested_at: datetime) -> dict[str, A
     }
 
 
+async def insert_once(
+    collection: AsyncCollection, documents: list[dict[str, Any]]
+) -> dict[int, str]:
+    """Unordered bulk insert where a duplicate `_id` means already stored, which is success.
+
+    Returns the documents MongoDB refused for good, by position; anything else about the store
+    raises StoreUnavailable, so the consumer pauses rather than skips.
+    """
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as error:
+        return {
+            failure["index"]: failure.get("errmsg", "refused by MongoDB")
+            for failure in error.details.get("writeErrors", [])
+            if failure.get("code") != DUPLICATE_KEY
+        }
+    except PyMongoError as error:
+        raise StoreUnavailable(f"MongoDB: {type(error).__name__}: {error}") from error
+    return {}
+
+
 class MongoBackupSink:
     name = "mongo_backup"
 
@@ -37,19 +59,7 @@ class MongoBackupSink:
     async def write(self, events: list[DecodedEvent]) -> dict[int, str]:
         now = datetime.now(UTC)
         documents = [backup_document(event, now) for event in events]
-        try:
-            await self._collection.insert_many(documents, ordered=False)
-        except BulkWriteError as error:
-            # A duplicate key means the event is already backed up: that is success.
-            return {
-                failure["index"]: failure.get("errmsg", "refused by MongoDB")
-                for failure in error.details.get("writeErrors", [])
-                if failure.get("code") != DUPLICATE_KEY
-            }
-        except PyMongoError as error:
-            # Anything else is about the store, not one event: pause rather than skip.
-            raise StoreUnavailable(f"MongoDB: {type(error).__name__}: {error}") from error
-        return {}
+        return await insert_once(self._collection, documents)
 
     async def close(self) -> None:
         await self._client.close()

@@ -6,10 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient
-from pymongo.errors import BulkWriteError, PyMongoError
 
-from app.consumers.mongo_backup import DUPLICATE_KEY
-from app.consumers.sink import StoreUnavailable
+from app.consumers.mongo_backup import insert_once
 from app.movies import DecodedMovie
 
 
@@ -37,19 +35,9 @@ class MongoMovieVersionsSink:
 
     async def write(self, movies: list[DecodedMovie]) -> dict[int, str]:
         now = datetime.now(UTC)
-        try:
-            await self._collection.insert_many(
-                [version_document(movie, now) for movie in movies], ordered=False
-            )
-        except BulkWriteError as error:
-            return {
-                failure["index"]: failure.get("errmsg", "refused by MongoDB")
-                for failure in error.details.get("writeErrors", [])
-                if failure.get("code") != DUPLICATE_KEY
-            }
-        except PyMongoError as error:
-            raise StoreUnavailable(f"MongoDB: {type(error).__name__}: {error}") from error
-        return {}
+        return await insert_once(
+            self._collection, [version_document(movie, now) for movie in movies]
+        )
 
     async def close(self) -> None:
         await self._client.close()

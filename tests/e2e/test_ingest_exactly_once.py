@@ -7,19 +7,9 @@ import uuid
 
 import httpx
 import orjson
-import pytest
 
 from tests.e2e.stores import count_landed, wait_until_landed
 from tests.event_factory import new_event
-from tests.support import ServiceProcess
-
-
-@pytest.fixture(scope="module")
-def service():
-    service = ServiceProcess()
-    service.start()
-    yield service
-    service.stop()
 
 
 def requests_in_every_shape(

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
-import pytest
 
 from tests.e2e.model_support import (
     FACT_COMPARED,
@@ -79,14 +78,6 @@ async def wait_for_spark_batch(pg, checkpoint: str, process: subprocess.Popen) -
         while not await pg.fetchval("SELECT 1 FROM spark_batches WHERE stream = $1", checkpoint):
             assert process.poll() is None, "the Spark stream exited early"
             await asyncio.sleep(0.5)
-
-
-@pytest.fixture(scope="module")
-def service():
-    service = ServiceProcess()
-    service.start()
-    yield service
-    service.stop()
 
 
 async def test_spark_survives_a_kill_and_agrees_with_the_fallback(service, settings, pg, tmp_path):
