@@ -198,3 +198,11 @@ async def read_to_end(consumer: AIOKafkaConsumer) -> list[dict[str, Any]]:
             batches = await consumer.getmany(timeout_ms=500)
             values += [orjson.loads(r.value) for records in batches.values() for r in records]
     return values
+
+
+async def test_the_event_json_schema_is_served(client: httpx.AsyncClient) -> None:
+    response = await client.get("/events/schema")
+    assert response.status_code == 200
+    schema = response.json()
+    assert {"event_type", "user_id", "occurred_at", "payload"} <= set(schema["required"])
+    assert len(schema["properties"]["payload"]["oneOf"]) == 3
