@@ -46,8 +46,9 @@ async def measure_spark_lag(settings: Settings) -> SparkLag:
     ends = await end_offsets(settings.kafka_bootstrap_servers, list(USER_TOPICS.values()))
     connection = await asyncpg.connect(settings.database_url)
     try:
-        done = await queries.spark_offsets(connection)
-        last = await queries.last_spark_batch(connection)
+        # The service's stream is the one at the configured checkpoint; replays run elsewhere.
+        done = await queries.spark_offsets(connection, settings.spark_checkpoint_dir)
+        last = await queries.last_spark_batch(connection, settings.spark_checkpoint_dir)
     finally:
         await connection.close()
     lag = sum(max(0, end - done.get(partition, 0)) for partition, end in ends.items())

@@ -24,25 +24,29 @@ async def set_fallback_mode(connection: asyncpg.Connection, mode: FallbackMode) 
     )
 
 
-async def spark_offsets(connection: asyncpg.Connection) -> dict[tuple[str, int], int]:
-    rows = await connection.fetch("SELECT topic, kafka_partition, next_offset FROM spark_offsets")
+async def spark_offsets(connection: asyncpg.Connection, stream: str) -> dict[tuple[str, int], int]:
+    rows = await connection.fetch(
+        "SELECT topic, kafka_partition, next_offset FROM spark_offsets WHERE stream = $1", stream
+    )
     return {(row["topic"], row["kafka_partition"]): row["next_offset"] for row in rows}
 
 
-async def last_spark_batch(connection: asyncpg.Connection) -> asyncpg.Record | None:
+async def last_spark_batch(connection: asyncpg.Connection, stream: str) -> asyncpg.Record | None:
     return await connection.fetchrow(
-        "SELECT batch_id, processed_at, max_received_at FROM spark_batches "
-        "ORDER BY batch_id DESC LIMIT 1"
+        "SELECT batch_id, processed_at, max_received_at FROM spark_batches WHERE stream = $1 "
+        "ORDER BY batch_id DESC LIMIT 1",
+        stream,
     )
 
 
-async def fallback_start_point(connection: asyncpg.Connection) -> datetime | None:
+async def fallback_start_point(connection: asyncpg.Connection, stream: str) -> datetime | None:
     """Where a new automatic fallback range starts: after what Spark or a fallback covered."""
     return await connection.fetchval(
         "SELECT greatest("
-        "  (SELECT max(max_received_at) FROM spark_batches),"
+        "  (SELECT max(max_received_at) FROM spark_batches WHERE stream = $1),"
         "  (SELECT max(range_end) FROM fallback_runs WHERE status = 'succeeded'),"
-        "  (SELECT min(received_at) FROM stg_user_logs))"
+        "  (SELECT min(received_at) FROM stg_user_logs))",
+        stream,
     )
 
 

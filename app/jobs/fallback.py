@@ -29,7 +29,7 @@ async def run(args: argparse.Namespace) -> int:
     connection = await asyncpg.connect(settings.database_url)
     try:
         now = datetime.now(UTC)
-        start_point = await queries.fallback_start_point(connection)
+        start_point = await queries.fallback_start_point(connection, settings.spark_checkpoint_dir)
         earliest = now - timedelta(seconds=settings.fallback_max_lookback_seconds)
         since = args.since or (max(start_point, earliest) if start_point else None)
         until = args.until or now - timedelta(seconds=settings.fallback_settle_seconds)

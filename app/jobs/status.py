@@ -24,7 +24,8 @@ async def run(_args: argparse.Namespace) -> int:
         mode = await queries.fallback_mode(connection, settings.fallback_mode)
         batches = await connection.fetch(
             "SELECT batch_id, events, unparsed, processed_at FROM spark_batches "
-            "ORDER BY batch_id DESC LIMIT 3"
+            "WHERE stream = $1 ORDER BY batch_id DESC LIMIT 3",
+            settings.spark_checkpoint_dir,
         )
         runs = await connection.fetch(
             "SELECT run_id, trigger, range_start, range_end, status, events, sessions "

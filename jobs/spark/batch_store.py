@@ -92,11 +92,11 @@ async def commit_batch(
             batch_id,
         )
         await connection.executemany(
-            "INSERT INTO spark_offsets (topic, kafka_partition, next_offset) VALUES ($1, $2, $3) "
-            "ON CONFLICT (topic, kafka_partition) DO UPDATE SET "
+            "INSERT INTO spark_offsets (stream, topic, kafka_partition, next_offset) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (stream, topic, kafka_partition) DO UPDATE SET "
             "next_offset = greatest(spark_offsets.next_offset, EXCLUDED.next_offset), "
             "updated_at = now()",
-            [(topic, partition, offset) for (topic, partition), offset in offsets.items()],
+            [(stream, topic, part, offset) for (topic, part), offset in offsets.items()],
         )
         await connection.execute(
             "INSERT INTO spark_batches (stream, batch_id, events, unparsed, max_received_at) "

@@ -16,7 +16,13 @@ from jobs.model_columns import FACT_COLUMNS
 from jobs.rules import Rules, load_rules
 from jobs.spark import batch_store as store
 from jobs.spark.session import build_spark_session, jdbc_options
-from jobs.spark.transforms import build_facts, build_sessions, dedupe_events, parse_events
+from jobs.spark.transforms import (
+    EVENT_COLUMNS,
+    build_facts,
+    build_sessions,
+    dedupe_events,
+    parse_records,
+)
 
 
 class FactBatchWriter:
@@ -31,25 +37,29 @@ class FactBatchWriter:
             self.dsn, lambda c: store.is_committed(c, self.stream, batch_id)
         ):
             return  # a batch replayed after a restart: its writes are already in
-        kafka_batch.persist()
+        records = parse_records(kafka_batch).persist()  # parsed once, read three times
         try:
-            self._write(kafka_batch, batch_id)
+            self._write(records, batch_id)
         finally:
-            kafka_batch.unpersist()
+            records.unpersist()
 
-    def _write(self, kafka_batch: DataFrame, batch_id: int) -> None:
-        offsets = {
-            (row["topic"], row["partition"]): row["next_offset"]
-            for row in kafka_batch.groupBy("topic", "partition")
-            .agg((F.max("offset") + 1).alias("next_offset"))
+    def _write(self, records: DataFrame, batch_id: int) -> None:
+        partitions = (
+            records.groupBy("topic", "partition")
+            .agg(
+                (F.max("offset") + 1).alias("next_offset"),
+                F.count("parse_error").alias("unparsed"),  # counts the non-null errors
+            )
             .collect()
-        }
-        if not offsets:
+        )
+        if not partitions:
             return
+        offsets = {(row["topic"], row["partition"]): row["next_offset"] for row in partitions}
+        unparsed = sum(row["unparsed"] for row in partitions)
         store.run_with_connection(
             self.dsn, lambda c: store.clear_incoming(c, self.stream, batch_id)
         )
-        parsed = parse_events(kafka_batch)
+        parsed = records.filter(F.col("parse_error").isNull()).select(*EVENT_COLUMNS)
         facts = build_facts(dedupe_events(parsed), self.rules)
         self._append(facts, batch_id, "spark_incoming_facts")
         events, latest = store.run_with_connection(
@@ -57,7 +67,6 @@ class FactBatchWriter:
         )
         self._append(build_sessions(self._facts_of_batch_users(batch_id), self.rules),
                      batch_id, "spark_incoming_sessions")  # fmt: skip
-        unparsed = kafka_batch.count() - parsed.count()
         store.run_with_connection(
             self.dsn,
             lambda c: store.commit_batch(

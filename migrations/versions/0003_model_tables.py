@@ -141,13 +141,14 @@ def upgrade() -> None:
         COMMENT ON COLUMN spark_batches.stream IS 'The stream''s checkpoint location: batch ids count per checkpoint.';
 
         CREATE TABLE spark_offsets (
-            topic          text NOT NULL,
+            stream          text NOT NULL,
+            topic           text NOT NULL,
             kafka_partition integer NOT NULL,
-            next_offset    bigint NOT NULL,
-            updated_at     timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (topic, kafka_partition)
+            next_offset     bigint NOT NULL,
+            updated_at      timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (stream, topic, kafka_partition)
         );
-        COMMENT ON TABLE spark_offsets IS 'How far the Spark stream has got in each Kafka partition.';
+        COMMENT ON TABLE spark_offsets IS 'How far each Spark stream (by checkpoint) has got in each Kafka partition.';
 
         CREATE TABLE fallback_runs (
             run_id       bigserial PRIMARY KEY,
