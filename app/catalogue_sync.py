@@ -79,8 +79,10 @@ async def run_sync(
 async def sync_sample(
     connection: asyncpg.Connection, publisher: KafkaPublisher, progress: Progress
 ) -> SyncCounts:
+    """The bundled catalogue, published as a sync from TMDB would publish it."""
     movies = sample_movies()
-    ids = sorted(set(movies) | set(await queries.placeholder_movie_ids(connection)))
+    # Placeholders the sample lacks stay placeholders: absent from it is not gone from TMDB.
+    ids = sorted(movies)
 
     async def from_sample(movie_id: int) -> dict[str, Any] | None:
         return movies.get(movie_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 
 from app.config import get_settings
 
@@ -18,5 +19,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 async def run(args: argparse.Namespace) -> int:
     from jobs.spark.stream import run_stream  # starts a JVM: only for this command
 
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # a line per call to the JVM otherwise
     await asyncio.to_thread(run_stream, get_settings(), args.available_now)
     return 0

@@ -165,3 +165,29 @@ async def test_changes_sync_refreshes_known_movies_from_its_checkpoint(
     assert windows and all("start_date" in w and "end_date" in w for w in windows)
     assert time.monotonic() - started < 30
     assert await pg.fetchval("SELECT value FROM tmdb_sync_state WHERE name = 'changes'")
+
+
+async def test_without_a_token_the_sample_catalogue_is_published(settings, publisher, pg, unique):
+    no_token = settings.model_copy(update={"tmdb_api_token": None})
+    unknown = 987_654_321_000 + int(unique[:6], 16)  # a placeholder the sample does not have
+    await pg.execute(
+        "INSERT INTO dim_movie (movie_id, title, is_placeholder, source_flag) "
+        "VALUES ($1, $2, true, 'events')",
+        unknown,
+        f"Movie {unknown}",
+    )
+    async with movie_consumers(no_token, unique):
+        counts = await run_sync(no_token, publisher, "full")
+        assert (counts.fetched, counts.gone) == (40, 0)
+        await wait_for(
+            pg, "SELECT count(*) FROM stg_movies WHERE movie_id = ANY($1)", [550, 603, 372058],
+            expected=3,
+        )  # fmt: skip
+    row = await pg.fetchrow(
+        "SELECT kind, status, movies_fetched FROM tmdb_sync_runs ORDER BY run_id DESC LIMIT 1"
+    )
+    assert tuple(row) == ("sample", "succeeded", 40)
+    placeholder = await pg.fetchrow(
+        "SELECT is_placeholder, is_gone FROM dim_movie WHERE movie_id = $1", unknown
+    )
+    assert tuple(placeholder) == (True, False), "absent from the sample is not gone from TMDB"
