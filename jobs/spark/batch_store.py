@@ -19,9 +19,34 @@ from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
 T = TypeVar("T")
 FACT_NAMES = ", ".join((*FACT_COLUMNS, "source_flag"))
 SESSION_NAMES = ", ".join((*SESSION_COLUMNS, "source_flag"))
-AFFECTED_USERS = (
-    "SELECT DISTINCT user_id FROM spark_incoming_facts WHERE stream = $1 AND batch_id = $2"
-)
+# Per user of the batch, where its sessions must be rebuilt from: the start of the activity run
+# holding its first session that the new events can touch (one ending within the inactivity gap
+# of the earliest new event), or the earliest new event itself. Sessions before that bound are
+# separated from everything new by more than the gap, and a run start keeps the max-length cuts
+# where they were, so rebuilding from there gives what rebuilding the whole history would.
+SESSION_BOUNDS = """
+    INSERT INTO spark_session_bounds (stream, batch_id, user_id, lower_bound)
+    WITH batch AS (
+        SELECT user_id, min(occurred_at) AS first_new FROM spark_incoming_facts
+        WHERE stream = $1 AND batch_id = $2 GROUP BY user_id
+    ), sessions AS (
+        SELECT s.user_id, s.session_start, s.session_end,
+            coalesce(s.session_start - lag(s.session_end) OVER w > $3 * interval '1 second', true)
+                AS starts_run
+        FROM dim_session s JOIN batch USING (user_id)
+        WINDOW w AS (PARTITION BY s.user_id ORDER BY s.session_start)
+    ), first_touched AS (
+        SELECT b.user_id, b.first_new, min(s.session_start) AS touched_start
+        FROM batch b LEFT JOIN sessions s ON s.user_id = b.user_id
+            AND s.session_end >= b.first_new - $3 * interval '1 second'
+        GROUP BY b.user_id, b.first_new
+    )
+    SELECT $1, $2, f.user_id, least(f.first_new, coalesce((
+        SELECT max(s.session_start) FROM sessions s
+        WHERE s.user_id = f.user_id AND s.starts_run AND s.session_start <= f.touched_start
+    ), f.first_new))
+    FROM first_touched f
+"""
 
 
 def run_with_connection(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
@@ -46,16 +71,17 @@ async def is_committed(connection: asyncpg.Connection, stream: str, batch_id: in
 
 async def clear_incoming(connection: asyncpg.Connection, stream: str, batch_id: int) -> None:
     """Leftovers of an attempt at this batch that died before committing."""
-    for table in ("spark_incoming_facts", "spark_incoming_sessions"):
+    for table in ("spark_incoming_facts", "spark_incoming_sessions", "spark_session_bounds"):
         await connection.execute(
             f"DELETE FROM {table} WHERE stream = $1 AND batch_id = $2", stream, batch_id
         )
 
 
 async def merge_facts(
-    connection: asyncpg.Connection, stream: str, batch_id: int
+    connection: asyncpg.Connection, stream: str, batch_id: int, inactivity_gap_seconds: int
 ) -> tuple[int, datetime | None]:
-    """Insert the batch's facts once per event; returns the batch's events and latest receipt."""
+    """Insert the batch's facts once per event and fix from where each of its users' sessions
+    are rebuilt; returns the batch's events and latest receipt."""
     select = FACT_NAMES.replace("event_id", "event_id::uuid", 1)
     await connection.execute(
         f"INSERT INTO fact_user_event ({FACT_NAMES}) SELECT {select} FROM spark_incoming_facts "
@@ -63,6 +89,7 @@ async def merge_facts(
         stream,
         batch_id,
     )
+    await connection.execute(SESSION_BOUNDS, stream, batch_id, inactivity_gap_seconds)
     row = await connection.fetchrow(
         "SELECT count(*) AS events, max(received_at) AS latest FROM spark_incoming_facts "
         "WHERE stream = $1 AND batch_id = $2",
@@ -83,7 +110,11 @@ async def commit_batch(
 ) -> None:
     async with connection.transaction():
         await connection.execute(
-            f"DELETE FROM dim_session WHERE user_id IN ({AFFECTED_USERS})", stream, batch_id
+            "DELETE FROM dim_session s USING spark_session_bounds b "
+            "WHERE b.stream = $1 AND b.batch_id = $2 AND s.user_id = b.user_id "
+            "AND s.session_start >= b.lower_bound",
+            stream,
+            batch_id,
         )
         await connection.execute(
             f"INSERT INTO dim_session ({SESSION_NAMES}) SELECT {SESSION_NAMES} "

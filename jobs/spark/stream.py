@@ -63,7 +63,10 @@ class FactBatchWriter:
         facts = build_facts(dedupe_events(parsed), self.rules)
         self._append(facts, batch_id, "spark_incoming_facts")
         events, latest = store.run_with_connection(
-            self.dsn, lambda c: store.merge_facts(c, self.stream, batch_id)
+            self.dsn,
+            lambda c: store.merge_facts(
+                c, self.stream, batch_id, self.rules.inactivity_gap_seconds
+            ),
         )
         self._append(build_sessions(self._facts_of_batch_users(batch_id), self.rules),
                      batch_id, "spark_incoming_sessions")  # fmt: skip
@@ -82,13 +85,14 @@ class FactBatchWriter:
         ).mode("append").save()
 
     def _facts_of_batch_users(self, batch_id: int) -> DataFrame:
-        columns = ", ".join("event_id::text AS event_id" if c == "event_id" else c
+        """The facts of the batch's users from where their sessions are rebuilt."""
+        columns = ", ".join("f.event_id::text AS event_id" if c == "event_id" else f"f.{c}"
                             for c in FACT_COLUMNS)  # fmt: skip
         stream = self.stream.replace("'", "''")
         query = (
-            f"SELECT {columns} FROM fact_user_event WHERE user_id IN "
-            "(SELECT DISTINCT user_id FROM spark_incoming_facts "
-            f"WHERE stream = '{stream}' AND batch_id = {batch_id:d})"
+            f"SELECT {columns} FROM fact_user_event f JOIN spark_session_bounds b "
+            f"ON b.user_id = f.user_id AND b.stream = '{stream}' AND b.batch_id = {batch_id:d} "
+            "WHERE f.occurred_at >= b.lower_bound"
         )
         return self.spark.read.format("jdbc").options(**self.jdbc, query=query).load()
 

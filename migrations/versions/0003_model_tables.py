@@ -127,6 +127,15 @@ def upgrade() -> None:
         CREATE INDEX ix_spark_incoming_sessions_batch ON spark_incoming_sessions (stream, batch_id);
         COMMENT ON TABLE spark_incoming_sessions IS 'Internal: a Spark batch''s recomputed sessions before they replace the old.';
 
+        CREATE UNLOGGED TABLE spark_session_bounds (
+            stream      text NOT NULL,
+            batch_id    bigint NOT NULL,
+            user_id     text NOT NULL,
+            lower_bound timestamptz NOT NULL,
+            PRIMARY KEY (stream, batch_id, user_id)
+        );
+        COMMENT ON TABLE spark_session_bounds IS 'Internal: per user of a Spark batch, from when its sessions are rebuilt.';
+
         CREATE TABLE spark_batches (
             stream          text NOT NULL,
             batch_id        bigint NOT NULL,
@@ -191,6 +200,7 @@ def downgrade() -> None:
         DROP TABLE fallback_runs;
         DROP TABLE spark_offsets;
         DROP TABLE spark_batches;
+        DROP TABLE spark_session_bounds;
         DROP TABLE spark_incoming_sessions;
         DROP TABLE spark_incoming_facts;
         DROP TABLE dim_session_fallback;
