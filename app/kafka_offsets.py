@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
 
 
@@ -26,3 +27,12 @@ async def end_offsets(bootstrap_servers: str, topics: list[str]) -> dict[tuple[s
     finally:
         await consumer.stop()
     return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
+
+async def spark_offsets_at_end(bootstrap_servers: str, topics: list[str]) -> str:
+    """Spark's startingOffsets JSON at the topics' current ends: a new stream sees only newer
+    events (replays, tests and benches that must not re-read the whole log)."""
+    offsets: dict[str, dict[str, int]] = {}
+    for (topic, partition), offset in (await end_offsets(bootstrap_servers, topics)).items():
+        offsets.setdefault(topic, {})[str(partition)] = offset
+    return orjson.dumps(offsets).decode()

@@ -22,7 +22,7 @@ from app.config import USER_TOPICS, Settings
 from app.consumers.postgres_staging import PostgresStagingSink
 from app.consumers.records import DecodedEvent, SourceRecord
 from app.events import EventLimits, validate_event
-from app.kafka_offsets import end_offsets
+from app.kafka_offsets import end_offsets, spark_offsets_at_end
 from app.simulation import TrafficModel, generate_events
 
 STAGING_BATCH = 5000  # events per publish round and per PostgresStagingSink.write
@@ -35,12 +35,7 @@ def fresh_traffic(users: int) -> TrafficModel:
 
 
 async def starting_offsets_now(settings: Settings) -> str:
-    """Spark's startingOffsets JSON at the user topics' current ends: only newer events."""
-    ends = await end_offsets(settings.kafka_bootstrap_servers, list(USER_TOPICS.values()))
-    offsets: dict[str, dict[str, int]] = {}
-    for (topic, partition), offset in ends.items():
-        offsets.setdefault(topic, {})[str(partition)] = offset
-    return orjson.dumps(offsets).decode()
+    return await spark_offsets_at_end(settings.kafka_bootstrap_servers, list(USER_TOPICS.values()))
 
 
 @dataclass

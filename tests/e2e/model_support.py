@@ -10,10 +10,9 @@ import uuid
 from typing import Any
 
 import asyncpg
-import orjson
 
 from app.config import USER_TOPICS, Settings
-from app.kafka_offsets import end_offsets
+from app.kafka_offsets import spark_offsets_at_end
 from tests.support import REPO_ROOT
 
 FACT_COMPARED = (
@@ -30,12 +29,7 @@ SESSION_COMPARED = (
 
 
 async def starting_offsets_now(settings: Settings) -> str:
-    """Spark's startingOffsets JSON for the user topics' current ends: only newer events."""
-    ends = await end_offsets(settings.kafka_bootstrap_servers, list(USER_TOPICS.values()))
-    offsets: dict[str, dict[str, int]] = {}
-    for (topic, partition), offset in ends.items():
-        offsets.setdefault(topic, {})[str(partition)] = offset
-    return orjson.dumps(offsets).decode()
+    return await spark_offsets_at_end(settings.kafka_bootstrap_servers, list(USER_TOPICS.values()))
 
 
 def job_command(*args: str) -> list[str]:
