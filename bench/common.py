@@ -111,3 +111,20 @@ def print_table(title: str, rows: list[Measurement]) -> None:
             f"| {row.what:<{width}} | {row.events:>6} | {row.seconds:>7.2f} "
             f"| {row.events_per_second:>8.0f} | {row.events_per_second / baseline:>5.2f} |"
         )
+
+
+async def timed_sink_writes(
+    what: str, sink: Any, warmup: list[Any], batches: list[Sequence[Any]]
+) -> Measurement:
+    """A sink's writes of every batch, after one untimed warm-up write; closes the sink."""
+    try:
+        await sink.write(warmup)
+
+        async def write_all() -> None:
+            for batch in batches:
+                if failures := await sink.write(list(batch)):
+                    raise RuntimeError(f"the sink refused events: {failures}")
+
+        return await timed(what, sum(map(len, batches)), write_all)
+    finally:
+        await sink.close()

@@ -18,7 +18,15 @@ from pymongo.asynchronous.collection import AsyncCollection
 from app.config import Settings
 from app.consumers.mongo_backup import MongoBackupSink, backup_document
 from app.consumers.records import DecodedEvent
-from bench.common import Measurement, bench_parser, chunks, decoded_events, print_table, timed
+from bench.common import (
+    Measurement,
+    bench_parser,
+    chunks,
+    decoded_events,
+    print_table,
+    timed,
+    timed_sink_writes,
+)
 
 WARMUP_EVENTS = 500  # connections and server selection, untimed
 
@@ -46,18 +54,8 @@ async def through_the_sink(
     batches: list[Sequence[DecodedEvent]],
 ) -> Measurement:
     sink = MongoBackupSink(settings.mongo_url, settings.mongo_database, collection)
-    try:
-        await sink.write(warmup)
-
-        async def write_all() -> None:
-            for batch in batches:
-                if failures := await sink.write(list(batch)):
-                    raise RuntimeError(f"the sink refused events: {failures}")
-
-        what = f"MongoBackupSink.write, batches of {len(batches[0])}"
-        return await timed(what, sum(map(len, batches)), write_all)
-    finally:
-        await sink.close()
+    what = f"MongoBackupSink.write, batches of {len(batches[0])}"
+    return await timed_sink_writes(what, sink, warmup, batches)
 
 
 async def main() -> None:

@@ -17,7 +17,15 @@ from app.config import Settings
 from app.consumers.postgres_staging import PostgresStagingSink
 from app.consumers.records import DecodedEvent
 from app.consumers.staging_rows import COMMENT_COLUMNS, USER_LOG_COLUMNS, comment_row, user_log_row
-from bench.common import Measurement, bench_parser, chunks, decoded_events, print_table, timed
+from bench.common import (
+    Measurement,
+    bench_parser,
+    chunks,
+    decoded_events,
+    print_table,
+    timed,
+    timed_sink_writes,
+)
 
 WARMUP_EVENTS = 500  # the pool, the temp tables and the plans, untimed
 
@@ -73,18 +81,8 @@ async def through_the_sink(
     settings: Settings, warmup: list[DecodedEvent], batches: list[Sequence[DecodedEvent]]
 ) -> Measurement:
     sink = PostgresStagingSink(settings.database_url)
-    try:
-        await sink.write(warmup)
-
-        async def write_all() -> None:
-            for batch in batches:
-                if failures := await sink.write(list(batch)):
-                    raise RuntimeError(f"the sink refused events: {failures}")
-
-        what = f"PostgresStagingSink.write, batches of {settings.consumer_batch_size}"
-        return await timed(what, sum(map(len, batches)), write_all)
-    finally:
-        await sink.close()
+    what = f"PostgresStagingSink.write, batches of {settings.consumer_batch_size}"
+    return await timed_sink_writes(what, sink, warmup, batches)
 
 
 async def delete_staged(connection: asyncpg.Connection, events: list[DecodedEvent]) -> None:

@@ -17,11 +17,11 @@ from jobs.rules import Rules, load_rules
 from jobs.spark import batch_store as store
 from jobs.spark.session import build_spark_session, jdbc_options
 from jobs.spark.transforms import (
-    EVENT_COLUMNS,
     build_facts,
     build_sessions,
     dedupe_events,
     parse_records,
+    stored_events,
 )
 
 
@@ -59,8 +59,7 @@ class FactBatchWriter:
         store.run_with_connection(
             self.dsn, lambda c: store.clear_incoming(c, self.stream, batch_id)
         )
-        parsed = records.filter(F.col("parse_error").isNull()).select(*EVENT_COLUMNS)
-        facts = build_facts(dedupe_events(parsed), self.rules)
+        facts = build_facts(dedupe_events(stored_events(records)), self.rules)
         self._append(facts, batch_id, "spark_incoming_facts")
         events, latest = store.run_with_connection(
             self.dsn,

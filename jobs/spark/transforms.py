@@ -89,7 +89,11 @@ def parse_error() -> Column:
 
 def parse_events(kafka_df: DataFrame) -> DataFrame:
     """The records that are stored events; `parse_records` shows (and counts) the others."""
-    records = parse_records(kafka_df)
+    return stored_events(parse_records(kafka_df))
+
+
+def stored_events(records: DataFrame) -> DataFrame:
+    """Of `parse_records`' output, the records that parsed, as stored-event columns."""
     return records.filter(F.col("parse_error").isNull()).select(*EVENT_COLUMNS)
 
 
