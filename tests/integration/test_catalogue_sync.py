@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import SecretStr
@@ -176,12 +177,13 @@ async def test_without_a_token_the_sample_catalogue_is_published(settings, publi
         unknown,
         f"Movie {unknown}",
     )
+    started = datetime.now(UTC)
     async with movie_consumers(no_token, unique):
         counts = await run_sync(no_token, publisher, "full")
         assert (counts.fetched, counts.gone) == (40, 0)
-        await wait_for(
-            pg, "SELECT count(*) FROM stg_movies WHERE movie_id = ANY($1)", [550, 603, 372058],
-            expected=3,
+        await wait_for(  # staged by this run, not left by an earlier one
+            pg, "SELECT count(*) FROM stg_movies WHERE movie_id = ANY($1) AND fetched_at >= $2",
+            [550, 603, 372058], started, expected=3,
         )  # fmt: skip
     row = await pg.fetchrow(
         "SELECT kind, status, movies_fetched FROM tmdb_sync_runs ORDER BY run_id DESC LIMIT 1"
