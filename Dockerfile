@@ -10,11 +10,10 @@ WORKDIR /srv/movie-pipeline
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY jobs ./jobs
-COPY devstack ./devstack
 COPY migrations ./migrations
 RUN pip install --no-cache-dir .
 
 ENV API_HOST=0.0.0.0 API_PORT=8000
 EXPOSE 8000
 USER nobody
-CMD ["sh", "-c", "python -m app.prestart && exec python -m app"]
+CMD ["sh", "-c", "python -m app.ops.prestart && exec python -m app"]

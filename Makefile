@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 SIMULATE ?=
 SIMULATE_RATE ?= 5
 
-SIMULATOR := $(if $(filter 1,$(SIMULATE)),$(PY) -m app.simulate --wait 60 --duration 0 --rate $(SIMULATE_RATE) --batch 5,true)
+SIMULATOR := $(if $(filter 1,$(SIMULATE)),$(PY) -m app.simulation --wait 60 --duration 0 --rate $(SIMULATE_RATE) --batch 5,true)
 
 ## run: the local stack, the catalogue, the Spark stream (in the background) and the service in
 ##      the foreground; Ctrl-C stops them. SIMULATE=1 also posts simulated traffic,
@@ -41,7 +41,7 @@ test: up
 ## up: start the local services not yet running, wait for them, migrate, create topics
 up: $(STAMP)
 	$(PY) -m devstack up
-	$(PY) -m app.prestart
+	$(PY) -m app.ops.prestart
 
 ## down: stop the local services this stack started
 down: $(STAMP)

@@ -6,8 +6,10 @@ point the variables at your own Kafka, MongoDB and PostgreSQL to use those inste
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr
@@ -56,6 +58,12 @@ class Settings(BaseSettings):
     run_scheduler: bool = True  # run the scheduled jobs inside the service process
 
     spark_checkpoint_dir: str = "/var/tmp/movie-pipeline-stack/spark-checkpoint"
+    spark_master: str = "local[2]"
+    spark_driver_memory: str = "1g"
+    # Extra jars: files or folders of them, comma-separated; or Maven coordinates for Spark to
+    # resolve itself. The default folder is the one the local stack fills.
+    spark_jars: str = Field(default_factory=lambda: str(local_cache_dir() / "spark-jars"))
+    spark_jars_packages: str = ""
     spark_trigger_seconds: float = Field(default=5.0, gt=0)
     spark_max_offsets_per_trigger: int = Field(default=200_000, ge=1)
     # Where a new checkpoint starts: earliest, latest, or Spark's JSON of offsets per partition.
@@ -75,13 +83,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_inflated_bytes: int = Field(default=4_194_304, ge=1024)
     max_batch_events: int = Field(default=500, ge=1)
-    event_max_future_skew_seconds: int = Field(default=300, ge=0)
-    event_max_age_days: int = Field(default=7, ge=1)
     publish_timeout_seconds: float = Field(default=5.0, gt=0)
     cors_origins: str = ""  # comma-separated origins allowed to POST /events from a browser
 
     run_consumers: bool = True  # run the consumers inside the service process
     consumer_batch_size: int = Field(default=500, ge=1)
+    postgres_pool_size: int = Field(default=10, ge=2)
 
     @property
     def cors_origin_list(self) -> list[str]:
@@ -114,6 +121,12 @@ class Settings(BaseSettings):
                 shown = str(value)
             lines.append(f"{name.upper()}={shown}")
         return lines
+
+
+def local_cache_dir() -> Path:
+    """Where the local stack keeps its downloads, as `make up` chose it."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "movie-pipeline"
+    return Path(os.environ.get("MOVIE_PIPELINE_CACHE", default))
 
 
 def mask_url_password(url: str) -> str:

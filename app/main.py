@@ -9,46 +9,40 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import ingest, ops
+from app.bootstrap import Resources, build_resources
 from app.config import Settings, get_settings
 from app.consumers.groups import GROUPS, build_runner
 from app.consumers.supervisor import ConsumerSupervisor
-from app.ingest_body import IngestError
-from app.producers.kafka import KafkaPublisher
-from app.scheduler import build_scheduler
+from app.ingest.request_body import IngestError
+from app.scheduler import Scheduler
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:
+    """The service; `resources` (a test's fakes, say) replaces what Settings would build."""
+    settings = resources.settings if resources else settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        publisher = KafkaPublisher(
-            settings.kafka_bootstrap_servers, settings.publish_timeout_seconds
-        )
-        app.state.publisher = publisher
-        consumers = ConsumerSupervisor(
-            [build_runner(group, settings, publisher) for group in GROUPS]
-            if settings.run_consumers
-            else []
-        )
-        consumers.start()
-        scheduler = build_scheduler(settings, publisher)
-        if settings.run_scheduler:
-            scheduler.start()  # inside the running loop, as AsyncIOScheduler needs
-        try:
-            yield
-        finally:
-            if scheduler.running:
-                scheduler.shutdown(wait=False)
-            await consumers.stop()
-            await publisher.close()
+        async with resources or build_resources(settings) as built:
+            app.state.resources = built
+            consumers = ConsumerSupervisor(
+                [build_runner(group, built) for group in GROUPS] if settings.run_consumers else []
+            )
+            consumers.start()
+            scheduler = Scheduler(built)
+            if settings.run_scheduler:
+                scheduler.start()
+            try:
+                yield
+            finally:
+                await scheduler.stop()
+                await consumers.stop()
 
     app = FastAPI(
         title="Movie pipeline",
         summary="Event ingest and public statistics of the movie review application",
         lifespan=lifespan,
     )
-    app.state.settings = settings
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origin_list,

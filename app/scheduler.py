@@ -6,22 +6,23 @@ slot (job id and scheduled time) in PostgreSQL, and only the process that wins r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import asyncpg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from app.catalogue_sync import run_sync
-from app.config import Settings
-from app.db.catalogue_queries import claim_slot
-from app.producers.kafka import KafkaPublisher
-from app.spark_health import check_spark_health
+from app.bootstrap import Resources
+from app.catalogue.sync import sync_catalogue
+from app.db.postgres import PostgresPool
+from app.model.health import check_spark_health
 
 log = logging.getLogger(__name__)
 ScheduledAction = Callable[[datetime], Awaitable[object]]
@@ -34,27 +35,26 @@ class ScheduledJob:
     action: ScheduledAction
 
 
-def scheduled_jobs(settings: Settings, publisher: KafkaPublisher) -> list[ScheduledJob]:
-    jobs = [
-        ScheduledJob(
-            "tmdb-full-sync",
-            settings.tmdb_full_sync_cron,
-            lambda slot: run_sync(settings, publisher, "full", slot=slot),
+def scheduled_jobs(resources: Resources) -> list[ScheduledJob]:
+    settings, source = resources.settings, resources.movie_source
+
+    def catalogue_sync(kind: Literal["full", "changes"]) -> ScheduledAction:
+        return lambda slot: sync_catalogue(
+            resources.postgres, source, resources.publisher, kind, slot=slot
         )
-    ]
-    jobs.append(
+
+    jobs = [
+        ScheduledJob("tmdb-full-sync", settings.tmdb_full_sync_cron, catalogue_sync("full")),
         ScheduledJob(
             "spark-health-check",
             settings.spark_health_cron,
-            lambda slot: check_spark_health(settings, slot),
-        )
-    )
-    if settings.tmdb_api_token is not None:  # the sample catalogue has no changes feed
+            lambda _slot: check_spark_health(resources.postgres, settings),
+        ),
+    ]
+    if source.has_changes_feed:
         jobs.append(
             ScheduledJob(
-                "tmdb-changes-sync",
-                settings.tmdb_changes_sync_cron,
-                lambda slot: run_sync(settings, publisher, "changes", slot=slot),
+                "tmdb-changes-sync", settings.tmdb_changes_sync_cron, catalogue_sync("changes")
             )
         )
     return jobs
@@ -81,35 +81,88 @@ def latest_slot(trigger: CronTrigger, now: datetime) -> datetime:
     return slot
 
 
-def build_scheduler(settings: Settings, publisher: KafkaPublisher) -> AsyncIOScheduler:
+class RunningJobs:
+    """Scheduled runs in flight. A stopping process lets them finish (within a grace time)
+    rather than cancel them between claiming their slot and recording their run."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        await asyncio.shield(task)  # the scheduler's shutdown cancels its own task, not this
+
+    async def finish(self, grace_seconds: float) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace_seconds)
+
+
+class Scheduler:
+    def __init__(self, resources: Resources) -> None:
+        self.running_jobs = RunningJobs()
+        self._scheduler = build_scheduler(resources, self.running_jobs)
+
+    def start(self) -> None:
+        self._scheduler.start()  # inside the running loop, as AsyncIOScheduler needs
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        await self.running_jobs.finish(grace_seconds)
+
+
+def build_scheduler(resources: Resources, running_jobs: RunningJobs) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(
         timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
     claimant = f"{socket.gethostname()}:{os.getpid()}"
-    for job in scheduled_jobs(settings, publisher):
+    for job in scheduled_jobs(resources):
         trigger = cron_trigger(job.cron)
         scheduler.add_job(
             run_once_per_slot,
             trigger,
-            args=[job, trigger, settings.database_url, claimant],
+            args=[job, trigger, resources.postgres, claimant, running_jobs],
             id=job.job_id,
         )
     return scheduler
 
 
 async def run_once_per_slot(
-    job: ScheduledJob, trigger: CronTrigger, database_url: str, claimant: str
+    job: ScheduledJob,
+    trigger: CronTrigger,
+    postgres: PostgresPool,
+    claimant: str,
+    running_jobs: RunningJobs,
 ) -> None:
     slot = latest_slot(trigger, datetime.now(UTC))
+    await running_jobs.run(claim_and_run(job, slot, postgres, claimant))
+
+
+async def claim_and_run(
+    job: ScheduledJob, slot: datetime, postgres: PostgresPool, claimant: str
+) -> None:
     try:
-        connection = await asyncpg.connect(database_url)
-        try:
+        async with postgres.connection() as connection:
             claimed = await claim_slot(connection, job.job_id, slot, claimant)
-        finally:
-            await connection.close()
         if claimed:
             await job.action(slot)
     except Exception:
         # A failed run is recorded by the job itself; the scheduler must keep going.
         log.exception("scheduled job failed", extra={"job": job.job_id, "slot": slot.isoformat()})
+
+
+async def claim_slot(
+    connection: asyncpg.Connection, job_id: str, slot: datetime, claimed_by: str
+) -> bool:
+    """True for exactly one of the processes that claim the same job and slot."""
+    claimed = await connection.fetchval(
+        "INSERT INTO scheduler_slots (job_id, slot_at, claimed_by) VALUES ($1, $2, $3) "
+        "ON CONFLICT DO NOTHING RETURNING true",
+        job_id,
+        slot,
+        claimed_by,
+    )
+    return bool(claimed)

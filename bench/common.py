@@ -21,8 +21,9 @@ import orjson
 
 from app.config import USER_TOPICS
 from app.consumers.records import DecodedEvent, SourceRecord
-from app.events import EventLimits, validate_event
-from app.simulation import TrafficModel, generate_events
+from app.ingest.events import EventLimits, validate_event
+from app.simulation.traffic import TrafficModel, generate_events
+from jobs.rules import load_rules
 
 T = TypeVar("T")
 BENCH_USERS = TrafficModel(user_prefix="bench-user")  # bench rows are easy to tell apart
@@ -54,10 +55,9 @@ def client_events(count: int, seed: int) -> list[dict[str, Any]]:
 
 def stored_events(count: int, seed: int) -> list[dict[str, Any]]:
     """Events as Kafka holds them, each with a fresh UUIDv7 id so stores really insert them."""
-    received_at = datetime.now(UTC)
+    received_at, limits = datetime.now(UTC), EventLimits.from_rules(load_rules())
     return [
-        validate_event(event, received_at, "bench", EventLimits())
-        for event in client_events(count, seed)
+        validate_event(event, received_at, "bench", limits) for event in client_events(count, seed)
     ]
 
 
@@ -116,15 +116,12 @@ def print_table(title: str, rows: list[Measurement]) -> None:
 async def timed_sink_writes(
     what: str, sink: Any, warmup: list[Any], batches: list[Sequence[Any]]
 ) -> Measurement:
-    """A sink's writes of every batch, after one untimed warm-up write; closes the sink."""
-    try:
-        await sink.write(warmup)
+    """A sink's writes of every batch, after one untimed warm-up write."""
+    await sink.write(warmup)
 
-        async def write_all() -> None:
-            for batch in batches:
-                if failures := await sink.write(list(batch)):
-                    raise RuntimeError(f"the sink refused events: {failures}")
+    async def write_all() -> None:
+        for batch in batches:
+            if failures := await sink.write(list(batch)):
+                raise RuntimeError(f"the sink refused events: {failures}")
 
-        return await timed(what, sum(map(len, batches)), write_all)
-    finally:
-        await sink.close()
+    return await timed(what, sum(map(len, batches)), write_all)

@@ -22,9 +22,9 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from app.api.ingest import outgoing_message
 from app.config import USER_TOPICS, Settings
-from app.events import AcceptedEvent, EventLimits, validate_event
+from app.ingest.accept import outgoing_message
+from app.ingest.events import AcceptedEvent, EventLimits, validate_event
 from app.main import create_app
 from app.producers.kafka import OutgoingMessage
 from bench.common import (
@@ -36,6 +36,7 @@ from bench.common import (
     print_table,
     timed,
 )
+from jobs.rules import load_rules
 
 BATCH_SIZE = 100
 WARMUP_EVENTS = 200  # connections, metadata and the lazily started producer, untimed
@@ -44,7 +45,7 @@ JSON = {"content-type": "application/json"}
 
 def as_messages(events: list[dict[str, Any]]) -> list[OutgoingMessage]:
     """What our ingest would publish for these events: same topic, key and serialization."""
-    received_at, limits = datetime.now(UTC), EventLimits()
+    received_at, limits = datetime.now(UTC), EventLimits.from_rules(load_rules())
     return [
         outgoing_message(AcceptedEvent(index, validate_event(event, received_at, "bench", limits)))
         for index, event in enumerate(events)

@@ -21,9 +21,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from app.config import USER_TOPICS, Settings
 from app.consumers.postgres_staging import PostgresStagingSink
 from app.consumers.records import DecodedEvent, SourceRecord
-from app.events import EventLimits, validate_event
-from app.kafka_offsets import end_offsets, spark_offsets_at_end
-from app.simulation import TrafficModel, generate_events
+from app.db.postgres import PostgresPool
+from app.ingest.events import EventLimits, validate_event
+from app.producers.kafka_admin import end_offsets, spark_offsets_at_end
+from app.simulation.traffic import TrafficModel, generate_events
+from jobs.rules import load_rules
 
 STAGING_BATCH = 5000  # events per publish round and per PostgresStagingSink.write
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -74,7 +76,7 @@ def stored_chunks(
     """Stored events a chunk at a time, each chunk received at one moment, as a batch would be."""
     clock = SpreadClock(span, count)
     client_events = generate_events(random.Random(seed), clock, traffic)
-    limits = EventLimits()
+    limits = EventLimits.from_rules(load_rules())
     for start in range(0, count, STAGING_BATCH):
         received_at, stored = datetime.now(UTC), []
         for event in islice(client_events, min(STAGING_BATCH, count - start)):
@@ -109,7 +111,8 @@ def bare_producer(settings: Settings) -> AIOKafkaProducer:
 async def publish_and_stage(
     settings: Settings, count: int, seed: int, traffic: TrafficModel, span: timedelta
 ) -> StagedEvents:
-    producer, sink = bare_producer(settings), PostgresStagingSink(settings.database_url)
+    producer, pool = bare_producer(settings), PostgresPool(settings.database_url)
+    sink = PostgresStagingSink(pool)
     await producer.start()
     staged = StagedEvents()
     try:
@@ -121,7 +124,7 @@ async def publish_and_stage(
             report_progress(staged.events, count)
     finally:
         await producer.stop()
-        await sink.close()
+        await pool.close()
     return staged
 
 

@@ -29,7 +29,7 @@ import orjson
 
 from app.config import Settings
 from app.consumers.groups import EVENT_TOPICS, GROUPS
-from app.simulation import TrafficModel, generate_events
+from app.simulation.traffic import TrafficModel, generate_events
 from bench.model_data import consumer_lag, fresh_traffic, starting_offsets_now
 from bench.processes import BackgroundProcess, free_port, python_module
 

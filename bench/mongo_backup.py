@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
+from app.bootstrap import mongo_client
 from app.config import Settings
 from app.consumers.mongo_backup import MongoBackupSink, backup_document
 from app.consumers.records import DecodedEvent
@@ -53,9 +54,13 @@ async def through_the_sink(
     warmup: list[DecodedEvent],
     batches: list[Sequence[DecodedEvent]],
 ) -> Measurement:
-    sink = MongoBackupSink(settings.mongo_url, settings.mongo_database, collection)
+    client = mongo_client(settings.mongo_url)
+    sink = MongoBackupSink(client[settings.mongo_database][collection])
     what = f"MongoBackupSink.write, batches of {len(batches[0])}"
-    return await timed_sink_writes(what, sink, warmup, batches)
+    try:
+        return await timed_sink_writes(what, sink, warmup, batches)
+    finally:
+        await client.close()
 
 
 async def main() -> None:

@@ -17,6 +17,7 @@ from app.config import Settings
 from app.consumers.postgres_staging import PostgresStagingSink
 from app.consumers.records import DecodedEvent
 from app.consumers.staging_rows import COMMENT_COLUMNS, USER_LOG_COLUMNS, comment_row, user_log_row
+from app.db.postgres import PostgresPool
 from bench.common import (
     Measurement,
     bench_parser,
@@ -80,9 +81,12 @@ async def bare_copy(
 async def through_the_sink(
     settings: Settings, warmup: list[DecodedEvent], batches: list[Sequence[DecodedEvent]]
 ) -> Measurement:
-    sink = PostgresStagingSink(settings.database_url)
+    pool = PostgresPool(settings.database_url)
     what = f"PostgresStagingSink.write, batches of {settings.consumer_batch_size}"
-    return await timed_sink_writes(what, sink, warmup, batches)
+    try:
+        return await timed_sink_writes(what, PostgresStagingSink(pool), warmup, batches)
+    finally:
+        await pool.close()
 
 
 async def delete_staged(connection: asyncpg.Connection, events: list[DecodedEvent]) -> None:

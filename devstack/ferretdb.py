@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from app.probes import probe_mongo
 from devstack.paths import SOURCE_DIR, cache_dir, content_key
+from devstack.probes import probe_mongo
 from devstack.process import require_tool, run_checked, running_pid, spawn, terminate
 from devstack.service import LocalService
 

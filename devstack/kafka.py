@@ -7,9 +7,9 @@ import string
 import uuid
 from pathlib import Path
 
-from app.probes import probe_kafka
 from devstack.maven import copy_runtime_jars
 from devstack.paths import SOURCE_DIR, cache_dir, content_key
+from devstack.probes import probe_kafka
 from devstack.process import require_tool, run_checked, running_pid, spawn, terminate
 from devstack.service import LocalService
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncpg
 
-from app.probes import probe_postgres
+from devstack.probes import probe_postgres
 from devstack.process import StackError, pid_alive, run_checked
 from devstack.service import LocalService
 

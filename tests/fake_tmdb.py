@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-SAMPLE_CATALOGUE = Path(__file__).resolve().parent.parent / "app/producers/sample_catalogue.json"
+SAMPLE_CATALOGUE = Path(__file__).resolve().parent.parent / "app/catalogue/sample_catalogue.json"
 MAX_PAGE = 500  # TMDB refuses any page above this, whatever total_pages claims
 MAX_CHANGES_DAYS = 14
 LIST_ITEM_KEYS = (

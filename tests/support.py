@@ -20,9 +20,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 async def get_ready(settings: Settings) -> httpx.Response:
-    """`GET /ready` on an application built from these settings, in process."""
-    transport = httpx.ASGITransport(app=create_app(settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    """`GET /ready` on an application built from these settings, in process, without its
+    consumers and scheduler."""
+    quiet = settings.model_copy(update={"run_consumers": False, "run_scheduler": False})
+    app = create_app(quiet)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
         return await client.get("/ready")
 
 

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from app.config import USER_TOPICS, Settings
-from app.events import (
-    AcceptedEvent,
-    EventLimits,
-    EventRejected,
-    Rejection,
-    event_json_schema,
-    validate_event,
-)
-from app.ingest_body import (
+from app.api.deps import ResourcesDep
+from app.ingest.accept import publish_accepted, validate_all
+from app.ingest.events import EventLimits, event_json_schema
+from app.ingest.request_body import (
     IngestError,
     check_media_type,
     decode_content,
@@ -29,12 +21,9 @@ from app.ingest_body import (
     read_limited,
 )
 from app.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED, PUBLISH_FAILURES, PUBLISH_LATENCY
-from app.producers.kafka import KafkaPublisher, OutgoingMessage, PublishUnavailable
-from app.state import get_publisher, get_settings_dep
+from app.producers.kafka import PublishUnavailable
 
 router = APIRouter(tags=["ingest"])
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-PublisherDep = Annotated[KafkaPublisher, Depends(get_publisher)]
 
 
 class AcceptedItem(BaseModel):
@@ -64,9 +53,8 @@ class IngestResult(BaseModel):
         503: {"description": "Kafka did not acknowledge in time; retry after Retry-After"},
     },
 )
-async def ingest_events(
-    request: Request, settings: SettingsDep, publisher: PublisherDep
-) -> IngestResult:
+async def ingest_events(request: Request, resources: ResourcesDep) -> IngestResult:
+    settings = resources.settings
     check_media_type(request.headers.get("content-type"))
     body = await read_limited(request.stream(), settings.max_body_bytes)
     body = decode_content(
@@ -76,9 +64,13 @@ async def ingest_events(
 
     # JSON can carry NUL only as an escape: without one, no event needs walking for it.
     may_hold_nul = b"\\u0000" in body
-    accepted, rejected = validate_all(
-        candidates, settings, request.headers.get("user-agent"), may_hold_nul
+    validated = validate_all(
+        candidates,
+        EventLimits.from_rules(resources.rules),
+        request.headers.get("user-agent"),
+        may_hold_nul,
     )
+    accepted, rejected = validated.accepted, validated.rejected
     result = IngestResult(
         accepted=[AcceptedItem(index=a.index, event_id=a.event_id) for a in accepted],
         rejected=[RejectedItem(index=r.index, field=r.field, reason=r.reason) for r in rejected],
@@ -90,7 +82,7 @@ async def ingest_events(
 
     started = time.perf_counter()
     try:
-        await publisher.publish([outgoing_message(a) for a in accepted])
+        await publish_accepted(resources.publisher, accepted)
     except PublishUnavailable as error:
         PUBLISH_FAILURES.inc()
         retry_after = str(max(1, round(settings.publish_timeout_seconds)))
@@ -109,33 +101,6 @@ async def ingest_events(
 async def events_schema() -> dict[str, Any]:
     """The JSON Schema of one event as the frontend sends it."""
     return event_json_schema()
-
-
-def validate_all(
-    candidates: list[object], settings: Settings, user_agent: str | None, may_hold_nul: bool
-) -> tuple[list[AcceptedEvent], list[Rejection]]:
-    received_at = datetime.now(UTC)
-    limits = EventLimits(
-        max_future_skew=timedelta(seconds=settings.event_max_future_skew_seconds),
-        max_age=timedelta(days=settings.event_max_age_days),
-    )
-    accepted, rejected = [], []
-    for index, candidate in enumerate(candidates):
-        try:
-            event = validate_event(candidate, received_at, user_agent, limits, may_hold_nul)
-        except EventRejected as error:
-            rejected.append(Rejection(index, error.field, error.reason, error.kind))
-        else:
-            accepted.append(AcceptedEvent(index, event))
-    return accepted, rejected
-
-
-def outgoing_message(accepted: AcceptedEvent) -> OutgoingMessage:
-    return OutgoingMessage(
-        topic=USER_TOPICS[accepted.event_type],
-        key=accepted.user_id.encode(),
-        value=orjson.dumps(accepted.event),
-    )
 
 
 def ingest_error_response(_request: Request, error: Exception) -> Response:

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from app.config import Settings
-from app.probes import probe_all
-from app.spark_health import measure_spark_lag
-from app.state import get_settings_dep
+from app.api.deps import ResourcesDep
+from app.bootstrap import Resources
+from app.model.health import measure_spark_lag
+from app.ops.probes import probe_all
 
 router = APIRouter(tags=["operations"])
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 class Health(BaseModel):
@@ -49,8 +48,8 @@ async def health() -> Health:
 
 
 @router.get("/ready", responses={503: {"model": Readiness, "description": "A dependency is down"}})
-async def ready(settings: SettingsDep, response: Response) -> Readiness:
-    results = await probe_all(settings)
+async def ready(resources: ResourcesDep, response: Response) -> Readiness:
+    results = await probe_all(resources)
     all_up = all(result.ok for result in results)
     response.status_code = 200 if all_up else 503
     return Readiness(
@@ -59,14 +58,15 @@ async def ready(settings: SettingsDep, response: Response) -> Readiness:
             result.name: DependencyState(state="up" if result.ok else "down", detail=result.detail)
             for result in results
         },
-        spark=await spark_state(settings) if all_up else None,
+        spark=await spark_state(resources) if all_up else None,
     )
 
 
-async def spark_state(settings: Settings) -> SparkState | None:
+async def spark_state(resources: Resources) -> SparkState | None:
+    settings = resources.settings
     try:
         async with asyncio.timeout(settings.readiness_timeout_seconds):
-            lag = await measure_spark_lag(settings)
+            lag = await measure_spark_lag(resources.postgres, settings)
     except Exception:  # detail only: readiness was decided by the probes above
         return None
     lagging = lag.is_lagging(settings.spark_lag_threshold_messages, settings.spark_stale_seconds)

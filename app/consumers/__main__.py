@@ -6,27 +6,23 @@ import argparse
 import asyncio
 import signal
 
+from app.bootstrap import build_resources
 from app.config import get_settings
 from app.consumers.groups import GROUPS, build_runner
 from app.consumers.supervisor import ConsumerSupervisor
 from app.logs import configure_logging
-from app.producers.kafka import KafkaPublisher
 
 
 async def run_groups(group_ids: list[str]) -> None:
-    settings = get_settings()
-    dead_letters = KafkaPublisher(
-        settings.kafka_bootstrap_servers, settings.publish_timeout_seconds
-    )
-    supervisor = ConsumerSupervisor([build_runner(g, settings, dead_letters) for g in group_ids])
-    supervisor.start()
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
-    await supervisor.stop()
-    await dead_letters.close()
+    async with build_resources(get_settings()) as resources:
+        supervisor = ConsumerSupervisor([build_runner(g, resources) for g in group_ids])
+        supervisor.start()
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        await stopping.wait()
+        await supervisor.stop()
 
 
 def main() -> None:

@@ -5,46 +5,50 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.config import MOVIE_TOPIC, USER_TOPICS, Settings
+from pymongo.asynchronous.collection import AsyncCollection
+
+from app.bootstrap import Resources
+from app.config import MOVIE_TOPIC, USER_TOPICS
 from app.consumers.mongo_backup import MongoBackupSink
 from app.consumers.mongo_movies import MongoMovieVersionsSink
+from app.consumers.movie_records import decode_movie
 from app.consumers.postgres_movies import PostgresMoviesSink
 from app.consumers.postgres_staging import PostgresStagingSink
 from app.consumers.records import Decoded, SourceRecord, decode_event
 from app.consumers.runner import ConsumerRunner, RunnerConfig
 from app.consumers.sink import Sink
-from app.movies import decode_movie
-from app.producers.kafka import KafkaPublisher
 
 
 @dataclass(frozen=True)
 class ConsumerGroup:
     topics: tuple[str, ...]
     decode: Callable[[SourceRecord], Decoded]
-    sink: Callable[[Settings], Sink]
+    sink: Callable[[Resources], Sink]
+
+
+def raw_collection(resources: Resources, name: str) -> AsyncCollection:
+    return resources.mongo[resources.settings.mongo_database][name]
 
 
 EVENT_TOPICS = tuple(USER_TOPICS.values())
 GROUPS: dict[str, ConsumerGroup] = {
     "mongo-backup": ConsumerGroup(
-        EVENT_TOPICS, decode_event, lambda s: MongoBackupSink(s.mongo_url, s.mongo_database)
+        EVENT_TOPICS, decode_event, lambda r: MongoBackupSink(raw_collection(r, "user_logs"))
     ),
     "postgres-staging": ConsumerGroup(
-        EVENT_TOPICS, decode_event, lambda s: PostgresStagingSink(s.database_url)
+        EVENT_TOPICS, decode_event, lambda r: PostgresStagingSink(r.postgres)
     ),
     "movie-mongo-backup": ConsumerGroup(
-        (MOVIE_TOPIC,),
-        decode_movie,
-        lambda s: MongoMovieVersionsSink(s.mongo_url, s.mongo_database),
+        (MOVIE_TOPIC,), decode_movie, lambda r: MongoMovieVersionsSink(raw_collection(r, "movies"))
     ),
     "movie-postgres-staging": ConsumerGroup(
-        (MOVIE_TOPIC,), decode_movie, lambda s: PostgresMoviesSink(s.database_url)
+        (MOVIE_TOPIC,), decode_movie, lambda r: PostgresMoviesSink(r.postgres)
     ),
 }
 
 
-def build_runner(group_id: str, settings: Settings, dead_letters: KafkaPublisher) -> ConsumerRunner:
-    group = GROUPS[group_id]
+def build_runner(group_id: str, resources: Resources) -> ConsumerRunner:
+    group, settings = GROUPS[group_id], resources.settings
     config = RunnerConfig(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=group_id,
@@ -52,4 +56,4 @@ def build_runner(group_id: str, settings: Settings, dead_letters: KafkaPublisher
         dead_letter_topic=settings.dead_letter_topic,
         batch_size=settings.consumer_batch_size,
     )
-    return ConsumerRunner(config, group.sink(settings), dead_letters, group.decode)
+    return ConsumerRunner(config, group.sink(resources), resources.publisher, group.decode)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from app.consumers.records import DecodedEvent
-from app.consumers.sink import StoreUnavailable
+from app.db.errors import StoreUnavailable
 
 DUPLICATE_KEY = 11000
 
@@ -50,16 +49,10 @@ async def insert_once(
 class MongoBackupSink:
     name = "mongo_backup"
 
-    def __init__(self, mongo_url: str, database: str, collection: str = "user_logs") -> None:
-        self._client: AsyncMongoClient = AsyncMongoClient(
-            mongo_url, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, tz_aware=True
-        )
-        self._collection = self._client[database][collection]
+    def __init__(self, collection: AsyncCollection) -> None:
+        self._collection = collection
 
     async def write(self, events: list[DecodedEvent]) -> dict[int, str]:
         now = datetime.now(UTC)
         documents = [backup_document(event, now) for event in events]
         return await insert_once(self._collection, documents)
-
-    async def close(self) -> None:
-        await self._client.close()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 from app.consumers.mongo_backup import insert_once
-from app.movies import DecodedMovie
+from app.consumers.movie_records import DecodedMovie
 
 
 def version_document(movie: DecodedMovie, ingested_at: datetime) -> dict[str, Any]:
@@ -27,17 +27,11 @@ def version_document(movie: DecodedMovie, ingested_at: datetime) -> dict[str, An
 class MongoMovieVersionsSink:
     name = "mongo_movies"
 
-    def __init__(self, mongo_url: str, database: str, collection: str = "movies") -> None:
-        self._client: AsyncMongoClient = AsyncMongoClient(
-            mongo_url, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, tz_aware=True
-        )
-        self._collection = self._client[database][collection]
+    def __init__(self, collection: AsyncCollection) -> None:
+        self._collection = collection
 
     async def write(self, movies: list[DecodedMovie]) -> dict[int, str]:
         now = datetime.now(UTC)
         return await insert_once(
             self._collection, [version_document(movie, now) for movie in movies]
         )
-
-    async def close(self) -> None:
-        await self._client.close()

@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncpg
 import orjson
 
+from app.consumers.movie_records import DecodedMovie, movie_row
 from app.db.postgres import ROW_ERRORS, PostgresPool
-from app.movies import DecodedMovie, movie_row
 
 UPSERT_STG_MOVIE = """
     INSERT INTO stg_movies (movie_id, title, original_title, original_language, overview,
@@ -61,8 +61,8 @@ MARK_GONE = """
 class PostgresMoviesSink:
     name = "postgres_movies"
 
-    def __init__(self, database_url: str) -> None:
-        self._pool = PostgresPool(database_url)
+    def __init__(self, pool: PostgresPool) -> None:
+        self._pool = pool
 
     async def write(self, movies: list[DecodedMovie]) -> dict[int, str]:
         refused: dict[int, str] = {}
@@ -74,9 +74,6 @@ class PostgresMoviesSink:
                 except ROW_ERRORS as error:
                     refused[index] = f"PostgreSQL refused the movie: {error}"
         return refused
-
-    async def close(self) -> None:
-        await self._pool.close()
 
 
 async def write_movie(connection: asyncpg.Connection, movie: DecodedMovie) -> None:

@@ -36,6 +36,7 @@ INSERT_PLACEHOLDER_MOVIES = """
     SELECT movie_id, 'Movie ' || movie_id, true, 'events' FROM unnest($1::bigint[]) AS movie_id
     ON CONFLICT (movie_id) DO NOTHING
 """
+MOVIE_ID = USER_LOG_COLUMNS.index("movie_id")
 INSERT_USER_LOGS = _upsert("stg_user_logs", USER_LOG_COLUMNS)
 INSERT_COMMENTS = _upsert("stg_comments", COMMENT_COLUMNS)
 
@@ -43,15 +44,12 @@ INSERT_COMMENTS = _upsert("stg_comments", COMMENT_COLUMNS)
 class PostgresStagingSink:
     name = "postgres_staging"
 
-    def __init__(self, database_url: str) -> None:
-        self._pool = PostgresPool(database_url)
+    def __init__(self, pool: PostgresPool) -> None:
+        self._pool = pool
 
     async def write(self, events: list[DecodedEvent]) -> dict[int, str]:
         async with self._pool.connection() as connection:
             return await self._write_or_bisect(connection, events, offset=0)
-
-    async def close(self) -> None:
-        await self._pool.close()
 
     async def _write_or_bisect(
         self, connection: asyncpg.Connection, events: list[DecodedEvent], offset: int
@@ -73,7 +71,7 @@ class PostgresStagingSink:
     ) -> None:
         user_logs = [user_log_row(event) for event in events]
         comments = [row for event in events if (row := comment_row(event)) is not None]
-        movie_ids = sorted({row[4] for row in user_logs if row[4] is not None})
+        movie_ids = sorted({row[MOVIE_ID] for row in user_logs if row[MOVIE_ID] is not None})
         try:
             async with connection.transaction():
                 await copy_rows(connection, "stg_user_logs", "stg_comments", user_logs, comments)

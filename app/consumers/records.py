@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import orjson
 
-REQUIRED_TEXT_FIELDS = ("event_id", "event_type", "user_id", "occurred_at", "received_at")
+from jobs.stored_event import EVENT_TYPES, REQUIRED_EVENT_FIELDS
 
 
 class UndecodableRecord(ValueError):
@@ -53,7 +53,7 @@ def decode_event(source: SourceRecord) -> DecodedEvent:
         raise UndecodableRecord(f"not JSON: {error}") from None
     if not isinstance(event, dict):
         raise UndecodableRecord("not a JSON object")
-    for field in REQUIRED_TEXT_FIELDS:
+    for field in REQUIRED_EVENT_FIELDS:  # each of them travels as text
         if not isinstance(event.get(field), str):
             raise UndecodableRecord(f"{field} is missing or not a string")
     try:
@@ -62,6 +62,6 @@ def decode_event(source: SourceRecord) -> DecodedEvent:
         datetime.fromisoformat(event["received_at"])
     except ValueError as error:
         raise UndecodableRecord(f"malformed field: {error}") from None
-    if event["event_type"] not in ("watch", "click", "comment"):
+    if event["event_type"] not in EVENT_TYPES:
         raise UndecodableRecord(f"unknown event_type {event['event_type']!r}")
     return DecodedEvent(source, event)

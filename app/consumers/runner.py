@@ -19,9 +19,10 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from app.consumers.dead_letter import dead_letter_message
 from app.consumers.records import Decoded, SourceRecord, UndecodableRecord, decode_event
-from app.consumers.sink import Sink, StoreUnavailable
+from app.consumers.sink import Sink
+from app.db.errors import StoreUnavailable
 from app.metrics import CONSUMER_LAG, DEAD_LETTERS, ROWS_WRITTEN, STORE_RETRIES
-from app.producers.kafka import KafkaPublisher, OutgoingMessage, PublishUnavailable
+from app.producers.kafka import OutgoingMessage, Publisher, PublishUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,7 +48,7 @@ class ConsumerRunner:
         self,
         config: RunnerConfig,
         sink: Sink,
-        dead_letters: KafkaPublisher,
+        dead_letters: Publisher,
         decode: Callable[[SourceRecord], Decoded] = decode_event,
     ) -> None:
         self.config = config
@@ -62,7 +63,6 @@ class ConsumerRunner:
     async def run(self) -> None:
         consumer = await self._retry_until_stopped("start the Kafka consumer", self._new_consumer)
         if isinstance(consumer, _Stopped):
-            await self.sink.close()
             return
         try:
             while not self._stopping.is_set():
@@ -74,7 +74,6 @@ class ConsumerRunner:
                 await self._report_lag(consumer)
         finally:
             await consumer.stop()
-            await self.sink.close()
 
     async def _new_consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(

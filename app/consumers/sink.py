@@ -5,10 +5,6 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 
-class StoreUnavailable(Exception):
-    """The store could not be reached; the batch is retried later and nothing is committed."""
-
-
 class Sink(Protocol):
     name: str
 
@@ -17,7 +13,6 @@ class Sink(Protocol):
 
         Returns the positions (in `records`) of those the store refused for good, with the
         reason; they go to the dead-letter topic. Raises StoreUnavailable for passing faults.
+        The store's client belongs to the composition root, which closes it.
         """
         ...
-
-    async def close(self) -> None: ...

@@ -1,30 +1,21 @@
-"""Stored events as staging rows: pure mapping, no I/O."""
+"""Stored events as staging rows: pure mapping, no I/O.
+
+`stg_user_logs` holds every field of the stored event, typed, plus where Kafka kept it.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import orjson
 
 from app.consumers.records import DecodedEvent
+from jobs.stored_event import EVENT_FIELD_NAMES, EVENT_FIELDS, StoredField
 
-USER_LOG_COLUMNS = (
-    "event_id",
-    "event_type",
-    "user_id",
-    "session_id",
-    "movie_id",
-    "occurred_at",
-    "received_at",
-    "schema_version",
-    "context",
-    "payload",
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-)
+USER_LOG_COLUMNS = (*EVENT_FIELD_NAMES, "kafka_topic", "kafka_partition", "kafka_offset")
 COMMENT_COLUMNS = (
     "event_id",
     "user_id",
@@ -40,21 +31,18 @@ COMMENT_COLUMNS = (
 
 def user_log_row(decoded: DecodedEvent) -> tuple:
     event, source = decoded.event, decoded.source
-    return (
-        uuid.UUID(event["event_id"]),
-        event["event_type"],
-        event["user_id"],
-        event.get("session_id"),
-        event.get("movie_id"),
-        datetime.fromisoformat(event["occurred_at"]),
-        datetime.fromisoformat(event["received_at"]),
-        event.get("schema_version", 1),
-        orjson.dumps(event.get("context") or {}).decode(),
-        orjson.dumps(event.get("payload") or {}).decode(),
-        source.topic,
-        source.partition,
-        source.offset,
-    )
+    values = (column_value(field, event.get(field.name)) for field in EVENT_FIELDS)
+    return (*values, source.topic, source.partition, source.offset)
+
+
+def column_value(field: StoredField, value: Any) -> Any:
+    if field.kind == "uuid":
+        return uuid.UUID(value)
+    if field.kind == "timestamp":
+        return datetime.fromisoformat(value)
+    if field.kind == "object":
+        return orjson.dumps(value or {}).decode()  # jsonb takes text through COPY
+    return field.default if value is None else value
 
 
 def comment_row(decoded: DecodedEvent) -> tuple | None:

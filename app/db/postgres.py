@@ -1,4 +1,8 @@
-"""A lazily created asyncpg pool for consumers, turning connection faults into StoreUnavailable."""
+"""The one way to PostgreSQL: a lazily created asyncpg pool, shared by everything in a process.
+
+Connection faults come out as StoreUnavailable, so callers tell a store that is down from rows
+it refuses.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from app.consumers.sink import StoreUnavailable
+from app.db.errors import StoreUnavailable
 
-# Faults of the connection or the server as a whole: the write is retried later.
+# Faults of the connection or the server as a whole: the work is retried later.
 TRANSIENT_ERRORS = (
     OSError,
     TimeoutError,
@@ -24,11 +28,12 @@ ROW_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 
 class PostgresPool:
-    """Created on first use, so a consumer starts (and waits) while PostgreSQL is down."""
+    """Created on first use, so a process starts (and waits) while PostgreSQL is down."""
 
-    def __init__(self, database_url: str, max_size: int = 2) -> None:
+    def __init__(self, database_url: str, max_size: int = 10, connect_timeout: float = 5) -> None:
         self._database_url = database_url
         self._max_size = max_size
+        self._connect_timeout = connect_timeout
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
 
@@ -44,11 +49,15 @@ class PostgresPool:
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
+            self._pool = None
 
     async def _connected(self) -> asyncpg.Pool:
         async with self._lock:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
-                    self._database_url, min_size=1, max_size=self._max_size, timeout=5
+                    self._database_url,
+                    min_size=1,
+                    max_size=self._max_size,
+                    timeout=self._connect_timeout,
                 )
             return self._pool

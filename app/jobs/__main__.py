@@ -6,18 +6,24 @@ import argparse
 import asyncio
 import sys
 
+from app.bootstrap import build_resources
 from app.config import get_settings
-from app.jobs import fallback, fallback_mode, promote, spark, status, tmdb_sync
+from app.jobs import fallback_mode, fallback_run, promote, spark_stream, status, tmdb_sync
 from app.logs import configure_logging
 
 COMMANDS = {
     "tmdb-sync": tmdb_sync,
-    "spark": spark,
-    "fallback": fallback,
+    "spark": spark_stream,
+    "fallback": fallback_run,
     "fallback-mode": fallback_mode,
     "promote": promote,
     "status": status,
 }
+
+
+async def run_command(args: argparse.Namespace) -> int:
+    async with build_resources(get_settings()) as resources:
+        return await COMMANDS[args.command].run(args, resources)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         module.add_arguments(commands.add_parser(name, help=module.__doc__))
     args = parser.parse_args(argv)
     configure_logging(get_settings().log_level)
-    return asyncio.run(COMMANDS[args.command].run(args))
+    return asyncio.run(run_command(args))
 
 
 if __name__ == "__main__":

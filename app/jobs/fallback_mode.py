@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-import asyncpg
-
-from app.config import FallbackMode, get_settings
-from app.db import model_queries as queries
+from app.bootstrap import Resources
+from app.config import FallbackMode
+from app.model.fallback import fallback_mode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mode", nargs="?", choices=[mode.value for mode in FallbackMode])
 
 
-async def run(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    connection = await asyncpg.connect(settings.database_url)
-    try:
-        if args.mode:
-            await queries.set_fallback_mode(connection, FallbackMode(args.mode))
-        mode = await queries.fallback_mode(connection, settings.fallback_mode)
-    finally:
-        await connection.close()
+async def run(args: argparse.Namespace, resources: Resources) -> int:
+    change_to = FallbackMode(args.mode) if args.mode else None
+    mode = await fallback_mode(resources.postgres, resources.settings.fallback_mode, change_to)
     print(f"fallback mode: {mode.value}")
     return 0

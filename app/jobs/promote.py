@@ -7,43 +7,22 @@ from __future__ import annotations
 import argparse
 import getpass
 
-import asyncpg
-
-from app.config import get_settings
-from app.db import model_queries as queries
+from app.bootstrap import Resources
 from app.jobs.times import add_range_arguments
-from jobs.model_store import read_facts_of_users, replace_sessions
-from jobs.pandas.transforms import build_sessions
-from jobs.rules import load_rules
+from app.model.promotion import promote
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_range_arguments(parser)
 
 
-async def run(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    connection = await asyncpg.connect(settings.database_url)
-    try:
-        if args.dry_run:
-            waiting = await queries.count_awaiting_promotion(connection, args.since, args.until)
-            print(f"promote (dry run): {waiting} fallback facts would be promoted")
-            return 0
-        async with connection.transaction():
-            promoted_users = await queries.promote_facts(connection, args.since, args.until)
-            users = sorted(set(promoted_users))
-            sessions = 0
-            if users:
-                facts = await read_facts_of_users(connection, "fact_user_event", users)
-                rebuilt = build_sessions(facts, load_rules())
-                sessions = await replace_sessions(
-                    connection, rebuilt, users, "dim_session", "pandas"
-                )
-                await queries.record_promotion(
-                    connection, args.since, args.until, getpass.getuser(),
-                    len(promoted_users), sessions,
-                )  # fmt: skip
-    finally:
-        await connection.close()
-    print(f"promote: {len(promoted_users)} facts promoted, {sessions} sessions rebuilt")
+async def run(args: argparse.Namespace, resources: Resources) -> int:
+    outcome = await promote(
+        resources.postgres, resources.rules, getpass.getuser(), args.since, args.until,
+        dry_run=args.dry_run,
+    )  # fmt: skip
+    if args.dry_run:
+        print(f"promote (dry run): {outcome.facts} fallback facts would be promoted")
+    else:
+        print(f"promote: {outcome.facts} facts promoted, {outcome.sessions} sessions rebuilt")
     return 0

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.catalogue_sync import run_sync
-from app.config import get_settings
+from app.bootstrap import Resources
+from app.catalogue.sync import sync_catalogue
+from app.catalogue.tmdb_client import TmdbError
 from app.jobs.progress import ProgressLine
-from app.producers.kafka import KafkaPublisher
-from app.producers.tmdb_client import TmdbError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,20 +31,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(kind="full")  # fmt: skip
 
 
-async def run(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, settings.publish_timeout_seconds)
-    source = "TMDB" if settings.tmdb_api_token else "the bundled sample catalogue"
-    print(f"tmdb-sync ({args.kind}) from {source}", file=sys.stderr)
+async def run(args: argparse.Namespace, resources: Resources) -> int:
+    source = resources.movie_source
+    print(f"tmdb-sync ({args.kind}) from {source.description}", file=sys.stderr)
     try:
-        counts = await run_sync(
-            settings, publisher, args.kind, pages=args.pages, progress=ProgressLine("movies")
-        )
+        counts = await sync_catalogue(
+            resources.postgres, source, resources.publisher, args.kind,
+            pages=args.pages, progress=ProgressLine("movies"),
+        )  # fmt: skip
     except TmdbError as error:
         print(f"tmdb-sync failed: {error}", file=sys.stderr)
         return 1
-    finally:
-        await publisher.close()
     print(
         f"tmdb-sync done: {counts.fetched} fetched, {counts.changed} new or changed, "
         f"{counts.gone} gone from TMDB"

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -24,6 +25,14 @@ class OutgoingMessage:
 
 class PublishUnavailable(Exception):
     """Kafka did not acknowledge every message in time; none of them may be reported as stored."""
+
+
+class Publisher(Protocol):
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Return once every message is durably stored; else raise PublishUnavailable."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 class KafkaPublisher:

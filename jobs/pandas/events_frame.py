@@ -18,35 +18,39 @@ from typing import Any
 
 import pandas as pd
 
-EVENT_FRAME_COLUMNS = (
-    "event_id", "event_type", "user_id", "session_id", "movie_id",
-    "occurred_at", "received_at", "context", "payload",
-)  # fmt: skip
+from jobs.stored_event import EVENT_FIELDS, StoredField
+
+# The rules read no schema version: every version so far has the same fields.
+FRAME_FIELDS = tuple(field for field in EVENT_FIELDS if field.name != "schema_version")
+EVENT_FRAME_COLUMNS = tuple(field.name for field in FRAME_FIELDS)
 
 
 def events_frame(stored_events: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per event_id, the copy received first (list order breaks ties)."""
     rows = [staged_row(event) for event in stored_events]
     frame = pd.DataFrame(rows, columns=list(EVENT_FRAME_COLUMNS))
-    frame["movie_id"] = frame["movie_id"].astype("Int64")
-    for column in ("occurred_at", "received_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[ns, UTC]")
+    for field in FRAME_FIELDS:
+        if field.kind == "bigint":
+            frame[field.name] = frame[field.name].astype("Int64")
+        elif field.kind == "timestamp":
+            as_utc = pd.to_datetime(frame[field.name], utc=True)
+            frame[field.name] = as_utc.astype("datetime64[ns, UTC]")
     earliest_first = frame.sort_values("received_at", kind="stable")
     return earliest_first.drop_duplicates("event_id", keep="first").reset_index(drop=True)
 
 
 def staged_row(event: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "event_id": str(uuid.UUID(event["event_id"])),  # the uuid column's text form
-        "event_type": event["event_type"],
-        "user_id": event["user_id"],
-        "session_id": event.get("session_id"),
-        "movie_id": event.get("movie_id"),
-        "occurred_at": utc_instant(event["occurred_at"]),
-        "received_at": utc_instant(event["received_at"]),
-        "context": json_round_trip(event.get("context") or {}),
-        "payload": json_round_trip(event.get("payload") or {}),
-    }
+    return {field.name: staged_value(field, event.get(field.name)) for field in FRAME_FIELDS}
+
+
+def staged_value(field: StoredField, value: Any) -> Any:
+    if field.kind == "uuid":
+        return str(uuid.UUID(value))  # the uuid column's text form
+    if field.kind == "timestamp":
+        return utc_instant(value)
+    if field.kind == "object":
+        return json_round_trip(value or {})
+    return value
 
 
 def utc_instant(value: str | datetime) -> datetime:

@@ -15,14 +15,19 @@ from jobs.model_store import insert_facts, read_facts_of_users, replace_sessions
 from jobs.pandas.events_frame import events_frame
 from jobs.pandas.transforms import build_facts, build_sessions
 from jobs.rules import Rules
+from jobs.stored_event import EVENT_FIELDS
 
 FACTS, SESSIONS = "fact_user_event_fallback", "dim_session_fallback"
-STAGED_EVENTS = """
-    SELECT event_id::text, event_type, user_id, session_id, movie_id, occurred_at, received_at,
-           schema_version, context, payload
+STAGED_COLUMNS = ", ".join(
+    f"{field.name}::text AS {field.name}" if field.kind == "uuid" else field.name
+    for field in EVENT_FIELDS
+)
+STAGED_EVENTS = f"""
+    SELECT {STAGED_COLUMNS}
     FROM stg_user_logs WHERE received_at >= $1 AND received_at < $2
     ORDER BY received_at, event_id
 """
+OBJECT_FIELDS = tuple(field.name for field in EVENT_FIELDS if field.kind == "object")
 Progress = Callable[[int, int], None]
 
 
@@ -79,8 +84,7 @@ async def staged_chunks(
             yield [
                 {
                     **dict(row),
-                    "context": orjson.loads(row["context"]),
-                    "payload": orjson.loads(row["payload"]),
+                    **{name: orjson.loads(row[name]) for name in OBJECT_FIELDS},
                 }
                 for row in rows
             ]

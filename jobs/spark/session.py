@@ -1,22 +1,29 @@
-"""A Spark session sized for two cores, with the Kafka source and the PostgreSQL JDBC driver."""
+"""A Spark session from plain settings: master, memory, extra jars or Maven packages."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from pyspark.sql import SparkSession
 
-from app.config import Settings
-from devstack.spark_jars import spark_extra_jars
+
+@dataclass(frozen=True)
+class SparkConfig:
+    master: str = "local[2]"
+    driver_memory: str = "1g"
+    jars: tuple[str, ...] = ()  # jar files, or folders of them
+    packages: tuple[str, ...] = ()  # Maven coordinates, resolved by Spark itself
+    conf: dict[str, str] = field(default_factory=dict)
 
 
-def build_spark_session(app_name: str) -> SparkSession:
-    jars = ",".join(str(jar) for jar in spark_extra_jars())
-    return (
-        SparkSession.builder.master("local[2]")
+def build_spark_session(app_name: str, config: SparkConfig) -> SparkSession:
+    builder = (
+        SparkSession.builder.master(config.master)
         .appName(app_name)
-        .config("spark.jars", jars)
-        .config("spark.driver.memory", "1g")
+        .config("spark.driver.memory", config.driver_memory)
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")  # progress bars garble the job's log
@@ -24,13 +31,42 @@ def build_spark_session(app_name: str) -> SparkSession:
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
     )
+    if jars := extra_jars(config.jars):
+        builder = builder.config("spark.jars", ",".join(jars))
+    if config.packages:
+        builder = builder.config("spark.jars.packages", ",".join(config.packages))
+    for key, value in config.conf.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
 
 
-def jdbc_options(settings: Settings) -> dict[str, str]:
-    """JDBC url, user and password for Spark's writer, from DATABASE_URL."""
-    parts = urlsplit(settings.database_url)
+def extra_jars(entries: Sequence[str]) -> list[str]:
+    """The jars named or found in the named folders, minus those pyspark already ships, so no
+    class is on the classpath twice."""
+    import pyspark
+
+    shipped = {artifact_name(jar) for jar in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
+    jars: list[Path] = []
+    for entry in entries:
+        path = Path(entry).expanduser()
+        if path.is_dir():
+            jars += sorted(path.glob("*.jar"))
+        elif path.suffix == ".jar" and path.is_file():
+            jars.append(path)
+        else:
+            raise FileNotFoundError(f"no Spark jar or folder of jars at {path}")
+    return [str(jar) for jar in jars if artifact_name(jar) not in shipped]
+
+
+def artifact_name(jar: Path) -> str:
+    """`kafka-clients-3.9.2.jar` → `kafka-clients`."""
+    return jar.stem.rsplit("-", 1)[0]
+
+
+def jdbc_options(database_url: str) -> dict[str, str]:
+    """JDBC url, user and password for Spark's reader and writer, from a postgresql:// URL."""
+    parts = urlsplit(database_url)
     options = {
         "url": f"jdbc:postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}",
         "driver": "org.postgresql.Driver",

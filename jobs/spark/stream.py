@@ -8,14 +8,15 @@ the health check, in PostgreSQL.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from app.config import USER_TOPICS, Settings
 from jobs.model_columns import FACT_COLUMNS
-from jobs.rules import Rules, load_rules
+from jobs.rules import Rules
 from jobs.spark import batch_store as store
-from jobs.spark.session import build_spark_session, jdbc_options
+from jobs.spark.session import SparkConfig, build_spark_session, jdbc_options
 from jobs.spark.transforms import (
     build_facts,
     build_sessions,
@@ -25,12 +26,25 @@ from jobs.spark.transforms import (
 )
 
 
+@dataclass(frozen=True)
+class StreamConfig:
+    bootstrap_servers: str
+    topics: tuple[str, ...]
+    checkpoint_dir: str  # also names the stream in the bookkeeping: batch ids count per checkpoint
+    database_url: str  # postgresql://, for the driver's bookkeeping and Spark's JDBC
+    starting_offsets: str = "earliest"
+    max_offsets_per_trigger: int = 200_000
+    trigger_seconds: float = 5.0
+    available_now: bool = False  # drain what Kafka holds, then stop
+    spark: SparkConfig = field(default_factory=SparkConfig)
+
+
 class FactBatchWriter:
-    def __init__(self, spark: SparkSession, settings: Settings, rules: Rules) -> None:
+    def __init__(self, spark: SparkSession, config: StreamConfig, rules: Rules) -> None:
         self.spark, self.rules = spark, rules
-        self.dsn = settings.database_url
-        self.jdbc = jdbc_options(settings)
-        self.stream = settings.spark_checkpoint_dir  # batch ids count per checkpoint
+        self.dsn = config.database_url
+        self.jdbc = jdbc_options(config.database_url)
+        self.stream = config.checkpoint_dir
 
     def __call__(self, kafka_batch: DataFrame, batch_id: int) -> None:
         if store.run_with_connection(
@@ -96,23 +110,23 @@ class FactBatchWriter:
         return self.spark.read.format("jdbc").options(**self.jdbc, query=query).load()
 
 
-def run_stream(settings: Settings, available_now: bool) -> None:
-    spark = build_spark_session("movie-facts")
+def run_stream(config: StreamConfig, rules: Rules) -> None:
+    spark = build_spark_session("movie-facts", config.spark)
     source = (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
-        .option("subscribe", ",".join(USER_TOPICS.values()))
-        .option("startingOffsets", settings.spark_starting_offsets)
+        .option("kafka.bootstrap.servers", config.bootstrap_servers)
+        .option("subscribe", ",".join(config.topics))
+        .option("startingOffsets", config.starting_offsets)
         .option("failOnDataLoss", "false")
-        .option("maxOffsetsPerTrigger", settings.spark_max_offsets_per_trigger)
+        .option("maxOffsetsPerTrigger", config.max_offsets_per_trigger)
         .load()
     )
-    writer = source.writeStream.foreachBatch(FactBatchWriter(spark, settings, load_rules()))
-    writer = writer.option("checkpointLocation", settings.spark_checkpoint_dir)
-    if available_now:
+    writer = source.writeStream.foreachBatch(FactBatchWriter(spark, config, rules))
+    writer = writer.option("checkpointLocation", config.checkpoint_dir)
+    if config.available_now:
         writer = writer.trigger(availableNow=True)
     else:
-        writer = writer.trigger(processingTime=f"{settings.spark_trigger_seconds} seconds")
+        writer = writer.trigger(processingTime=f"{config.trigger_seconds} seconds")
     query = writer.queryName("movie-facts").start()
     try:
         query.awaitTermination()

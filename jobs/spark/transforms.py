@@ -13,28 +13,33 @@ from pyspark.sql import types as T
 from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
 from jobs.rules import Rules
 from jobs.spark.emotion import PYTHON_WHITESPACE, emotion_label, emotion_score, emotion_tokens
+from jobs.stored_event import (
+    CONTEXT_FIELDS,
+    EVENT_FIELDS,
+    REQUIRED_EVENT_FIELDS,
+    StoredField,
+    payload_union,
+)
 
-STRING, DOUBLE, TIMESTAMP = T.StringType(), T.DoubleType(), T.TimestampType()
+SPARK_TYPES: dict[str, T.DataType] = {
+    "uuid": T.StringType(), "text": T.StringType(), "bigint": T.LongType(),
+    "integer": T.IntegerType(), "double": T.DoubleType(), "timestamp": T.TimestampType(),
+}  # fmt: skip
 
 
-def struct_of(*fields: tuple[str, T.DataType]) -> T.StructType:
-    return T.StructType([T.StructField(name, kind) for name, kind in fields])
+def struct_of(fields: tuple[StoredField, ...]) -> T.StructType:
+    return T.StructType([T.StructField(field.name, spark_type(field)) for field in fields])
 
 
-CONTEXT_SCHEMA = struct_of(
-    ("page", STRING), ("referrer", STRING), ("locale", STRING), ("device", STRING),
-    ("user_agent", STRING),
-)  # fmt: skip
-PAYLOAD_SCHEMA = struct_of(  # every type's fields; those of other types stay null
-    ("action", STRING), ("position_seconds", DOUBLE), ("duration_seconds", DOUBLE),  # watch
-    ("element", STRING), ("page", STRING), ("target", STRING),  # click
-    ("text", STRING), ("rating", DOUBLE), ("parent_event_id", STRING),  # comment
-)  # fmt: skip
-EVENT_SCHEMA = struct_of(
-    ("event_id", STRING), ("event_type", STRING), ("user_id", STRING), ("session_id", STRING),
-    ("movie_id", T.LongType()), ("occurred_at", TIMESTAMP), ("received_at", TIMESTAMP),
-    ("schema_version", T.IntegerType()), ("context", CONTEXT_SCHEMA), ("payload", PAYLOAD_SCHEMA),
-)  # fmt: skip
+def spark_type(field: StoredField) -> T.DataType:
+    if field.name == "context":
+        return struct_of(CONTEXT_FIELDS)
+    if field.name == "payload":  # every type's fields; those of other types stay null
+        return struct_of(payload_union())
+    return SPARK_TYPES[field.kind]
+
+
+EVENT_SCHEMA = struct_of(EVENT_FIELDS)
 CORRUPT_RECORD = "_corrupt_record"
 JSON_OPTIONS = {
     # What datetime.isoformat() writes: optional fraction, offset +HH:MM (or +HH:MM:SS, Z).
@@ -43,8 +48,6 @@ JSON_OPTIONS = {
     "columnNameOfCorruptRecord": CORRUPT_RECORD,
     "allowNonNumericNumbers": "false",  # NaN is not JSON; the Python consumers refuse it too
 }
-# The fields app.consumers.records.decode_event requires before an event may be staged.
-REQUIRED_FIELDS = ("event_id", "event_type", "user_id", "occurred_at", "received_at")
 UUID_TEXT = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 SOURCE_COLUMNS = ("topic", "partition", "offset")
 EVENT_COLUMNS = tuple(field.name for field in EVENT_SCHEMA.fields) + SOURCE_COLUMNS
@@ -81,7 +84,7 @@ def parse_error() -> Column:
                 F.col(f"event.{CORRUPT_RECORD}").isNotNull(),
                 "not JSON, or a field of the wrong type or format",
             ),
-            *[(F.col(f"event.{name}").isNull(), f"no {name}") for name in REQUIRED_FIELDS],
+            *[(F.col(f"event.{name}").isNull(), f"no {name}") for name in REQUIRED_EVENT_FIELDS],
             (~F.lower("event.event_id").rlike(UUID_TEXT), "event_id is not a UUID"),
         ]
     )

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from app.config import USER_TOPICS, Settings
-from app.kafka_offsets import spark_offsets_at_end
+from app.producers.kafka_admin import spark_offsets_at_end
 from tests.support import REPO_ROOT
 
 FACT_COMPARED = (

@@ -11,10 +11,10 @@ from contextlib import asynccontextmanager
 import asyncpg
 import orjson
 
+from app.bootstrap import build_resources
 from app.config import Settings
 from app.consumers.groups import GROUPS
 from app.consumers.runner import ConsumerRunner, RunnerConfig
-from app.producers.kafka import KafkaPublisher
 from tests.fake_tmdb import SAMPLE_CATALOGUE
 
 
@@ -33,25 +33,25 @@ def movies_with_fresh_ids(count: int) -> list[dict]:
 @asynccontextmanager
 async def movie_consumers(settings: Settings, unique: str) -> AsyncIterator[None]:
     """The two catalogue consumer groups, under group ids of this test's own."""
-    dead_letters = KafkaPublisher(settings.kafka_bootstrap_servers, 10)
-    runners = []
-    for group_id in ("movie-postgres-staging", "movie-mongo-backup"):
-        group = GROUPS[group_id]
-        config = RunnerConfig(
-            settings.kafka_bootstrap_servers,
-            f"{group_id}-{unique}",
-            group.topics,
-            settings.dead_letter_topic,
-        )
-        runners.append(ConsumerRunner(config, group.sink(settings), dead_letters, group.decode))
-    tasks = [asyncio.create_task(runner.run()) for runner in runners]
-    try:
-        yield
-    finally:
-        for runner in runners:
-            runner.stop()
-        await asyncio.gather(*tasks)
-        await dead_letters.close()
+    async with build_resources(settings) as resources:
+        runners = []
+        for group_id in ("movie-postgres-staging", "movie-mongo-backup"):
+            group = GROUPS[group_id]
+            config = RunnerConfig(
+                settings.kafka_bootstrap_servers,
+                f"{group_id}-{unique}",
+                group.topics,
+                settings.dead_letter_topic,
+            )
+            sink = group.sink(resources)
+            runners.append(ConsumerRunner(config, sink, resources.publisher, group.decode))
+        tasks = [asyncio.create_task(runner.run()) for runner in runners]
+        try:
+            yield
+        finally:
+            for runner in runners:
+                runner.stop()
+            await asyncio.gather(*tasks)
 
 
 async def wait_for(connection: asyncpg.Connection, query: str, *args, expected, limit=60.0):

@@ -9,9 +9,12 @@ import pytest
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
-from app.catalogue_sync import run_sync
+from app.bootstrap import build_resources
+from app.catalogue.sources import SyncKind
+from app.catalogue.sync import SyncCounts, sync_catalogue
+from app.catalogue.tmdb_client import TmdbClient
+from app.config import Settings
 from app.producers.kafka import KafkaPublisher
-from app.producers.tmdb_client import TmdbClient
 from tests.fake_tmdb import FakeTmdb
 from tests.integration.catalogue_support import movie_consumers, movies_with_fresh_ids, wait_for
 
@@ -34,6 +37,16 @@ async def publisher(settings):
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers, 10)
     yield publisher
     await publisher.close()
+
+
+async def run_sync(
+    settings: Settings, publisher: KafkaPublisher, kind: SyncKind, pages: int | None = None
+) -> SyncCounts:
+    """A sync from the movie source these settings choose, as the command runs it."""
+    async with build_resources(settings, publisher=publisher) as resources:
+        return await sync_catalogue(
+            resources.postgres, resources.movie_source, publisher, kind, pages=pages
+        )
 
 
 async def raw_versions(settings, ids: list[int]) -> int:

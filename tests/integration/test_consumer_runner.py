@@ -11,9 +11,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from app.bootstrap import build_resources
 from app.consumers.postgres_staging import PostgresStagingSink
 from app.consumers.runner import ConsumerRunner, RunnerConfig
-from app.producers.kafka import KafkaPublisher
 from tests.event_factory import new_event
 
 
@@ -70,16 +70,16 @@ async def test_refused_records_are_dead_lettered_and_the_rest_staged(settings, p
 
     group = f"staging-{unique}"
     config = RunnerConfig(settings.kafka_bootstrap_servers, group, (source,), dead, batch_size=10)
-    dead_letters = KafkaPublisher(settings.kafka_bootstrap_servers, timeout_seconds=10)
-    runner = ConsumerRunner(config, PostgresStagingSink(settings.database_url), dead_letters)
-    task = asyncio.create_task(runner.run())
-    try:
-        letters = await read_all(settings, dead, expected=3)
-        staged = await wait_for_staged(pg, [good_first["event_id"], good_last["event_id"]])
-    finally:
-        runner.stop()
-        await task
-        await dead_letters.close()
+    async with build_resources(settings) as resources:
+        sink = PostgresStagingSink(resources.postgres)
+        runner = ConsumerRunner(config, sink, resources.publisher)
+        task = asyncio.create_task(runner.run())
+        try:
+            letters = await read_all(settings, dead, expected=3)
+            staged = await wait_for_staged(pg, [good_first["event_id"], good_last["event_id"]])
+        finally:
+            runner.stop()
+            await task
 
     assert staged == 2
     assert (

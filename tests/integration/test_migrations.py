@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 
 from app.config import Settings
-from app.prestart import alembic_config
+from app.ops.prestart import alembic_config
 
 STAGING_TABLES = {"stg_user_logs", "stg_comments", "stg_movies"}
 

@@ -20,6 +20,8 @@ import pandas as pd
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
+from app.config import Settings
+from app.model.spark_stream import spark_config
 from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
 from jobs.pandas import transforms as pandas_engine
 from jobs.pandas.events_frame import events_frame
@@ -196,7 +198,7 @@ def kafka_rows(stored: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[SparkSession]:
-    session = build_spark_session("parity-test")
+    session = build_spark_session("parity-test", spark_config(Settings()))
     yield session
     session.stop()
 

@@ -6,11 +6,13 @@ import asyncio
 
 from aiokafka import AIOKafkaProducer
 
+from app.config import Settings
+from app.model.spark_stream import spark_config
 from jobs.spark.session import build_spark_session, jdbc_options
 
 
 def copy_topic_to_table(settings, topic: str, table: str, checkpoint: str) -> None:
-    spark = build_spark_session("smoke-test")
+    spark = build_spark_session("smoke-test", spark_config(Settings()))
     records = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
@@ -21,9 +23,9 @@ def copy_topic_to_table(settings, topic: str, table: str, checkpoint: str) -> No
     )
 
     def write_batch(batch, _batch_id: int) -> None:
-        batch.write.format("jdbc").options(**jdbc_options(settings), dbtable=table).mode(
-            "append"
-        ).save()
+        batch.write.format("jdbc").options(
+            **jdbc_options(settings.database_url), dbtable=table
+        ).mode("append").save()
 
     query = (
         records.writeStream.trigger(availableNow=True)

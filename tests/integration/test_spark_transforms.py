@@ -13,6 +13,8 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from app.config import Settings
+from app.model.spark_stream import spark_config
 from jobs.rules import load_rules
 from jobs.spark import transforms
 from jobs.spark.emotion import emotion_tokens, java_token_pattern
@@ -46,7 +48,7 @@ def as_bytes(event: dict[str, Any]) -> bytes:
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[SparkSession]:
-    session = build_spark_session("spark-transforms-test")
+    session = build_spark_session("spark-transforms-test", spark_config(Settings()))
     yield session
     session.stop()
 

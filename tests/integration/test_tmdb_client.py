@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from app.producers.tmdb_client import RetryPolicy, TmdbClient, TmdbUnavailable
+from app.catalogue.tmdb_client import RetryPolicy, TmdbClient, TmdbUnavailable
 from tests.fake_tmdb import FakeTmdb
 
 FAST_RETRIES = RetryPolicy(max_attempts=3, base_delay_seconds=0.01, max_delay_seconds=0.05)

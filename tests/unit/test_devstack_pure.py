@@ -1,21 +1,14 @@
 import base64
 import uuid
-from pathlib import Path
 
 from devstack.kafka import new_cluster_id
 from devstack.paths import content_key
-from devstack.spark_jars import artifact_name
 
 
 def test_cluster_id_is_a_uuid_in_22_url_safe_characters():
     cluster_id = new_cluster_id()
     assert len(cluster_id) == 22
     assert uuid.UUID(bytes=base64.urlsafe_b64decode(cluster_id + "=="))
-
-
-def test_artifact_name_drops_the_version():
-    assert artifact_name(Path("kafka-clients-3.9.2.jar")) == "kafka-clients"
-    assert artifact_name(Path("spark-sql-kafka-0-10_2.13-4.2.0.jar")) == "spark-sql-kafka-0-10_2.13"
 
 
 def test_content_key_changes_with_the_inputs(tmp_path):

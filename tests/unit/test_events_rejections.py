@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from app.events import EventLimits, EventRejected, validate_event
+from app.ingest.events import EventLimits, EventRejected, validate_event
+from jobs.rules import load_rules
 
 RECEIVED_AT = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-LIMITS = EventLimits()
+LIMITS = EventLimits.from_rules(load_rules())
 DROP = object()  # marks a key to leave out of the event
 
 

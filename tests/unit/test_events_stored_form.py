@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from app.events import (
+from app.ingest.events import (
     SCHEMA_VERSION,
     EventLimits,
     EventRejected,
     event_json_schema,
     validate_event,
 )
+from jobs.rules import load_rules
 
 # A fixed server clock keeps timestamp checks independent of when the suite runs.
 RECEIVED_AT = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 OCCURRED_AT = RECEIVED_AT - timedelta(seconds=30)
-LIMITS = EventLimits()
+LIMITS = EventLimits.from_rules(load_rules())
 
 
 def watch_event(**overrides: Any) -> dict[str, Any]:
@@ -134,7 +136,7 @@ def test_occurred_at_with_an_offset_is_stored_in_utc() -> None:
 
 
 def test_user_agent_loses_nul_and_is_truncated_to_the_limit() -> None:
-    limits = EventLimits(max_user_agent_length=10)
+    limits = dataclasses.replace(LIMITS, max_user_agent_length=10)
 
     stored = validate_event(watch_event(), RECEIVED_AT, "Moz\x00illa/5.0 (X11)", limits)
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.ingest_body import (
+from app.ingest.request_body import (
     IngestError,
     check_media_type,
     decode_content,

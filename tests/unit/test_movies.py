@@ -3,8 +3,9 @@ from datetime import UTC, date, datetime
 import orjson
 import pytest
 
+from app.catalogue.movies import details_hash, movie_message
+from app.consumers.movie_records import decode_movie, movie_row
 from app.consumers.records import SourceRecord, UndecodableRecord
-from app.movies import decode_movie, details_hash, movie_message, movie_row
 
 FETCHED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 DETAILS = {

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "app/producers/sample_catalogue.json"
+CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "app/catalogue/sample_catalogue.json"
 TMDB_MOVIE_GENRES = {
     28: "Action", 12: "Adventure", 16: "Animation", 35: "Comedy", 80: "Crime",
     99: "Documentary", 18: "Drama", 10751: "Family", 14: "Fantasy", 36: "History",

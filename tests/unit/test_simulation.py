@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from app.events import EventLimits, validate_event
-from app.simulation import DEFAULT_MOVIE_IDS, TrafficModel, generate_events
+from app.ingest.events import EventLimits, validate_event
+from app.simulation.traffic import DEFAULT_MOVIE_IDS, TrafficModel, generate_events
+from jobs.rules import load_rules
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -20,7 +21,9 @@ def simulated(seed: int, count: int, model: TrafficModel | None = None) -> list[
 @pytest.mark.parametrize("seed", [0, 1, 42, 2026])
 def test_every_event_is_accepted_by_the_ingest_validation(seed):
     for event in simulated(seed, 3000):
-        validate_event(event, NOW, "simulator", EventLimits())  # raises on any refusal
+        validate_event(
+            event, NOW, "simulator", EventLimits.from_rules(load_rules())
+        )  # raises on any refusal
 
 
 def test_events_never_lie_in_the_future():

@@ -4,7 +4,7 @@ from itertools import pairwise
 import httpx
 import pytest
 
-from app.producers.tmdb_client import RetryPolicy, auth_for, changes_windows, retry_after
+from app.catalogue.tmdb_client import RetryPolicy, auth_for, changes_windows, retry_after
 from app.scheduler import cron_trigger, latest_slot
 
 

@@ -7,18 +7,10 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import orjson
 
 ACCEPTED_MEDIA_TYPES = ("application/json", "text/plain")
-
-
-@dataclass(frozen=True)
-class BodyLimits:
-    max_body_bytes: int
-    max_inflated_bytes: int
-    max_batch_events: int
 
 
 class IngestError(Exception):

@@ -1,14 +1,14 @@
-"""Movie messages on the `movie` topic and the rows made of them: pure mapping, no I/O."""
+"""Movie messages as the catalogue consumers read them, and the rows made of them: pure."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
+from app.catalogue.movies import details_hash, genres_of, release_date
 from app.consumers.records import SourceRecord, UndecodableRecord
 
 
@@ -24,23 +24,6 @@ class DecodedMovie:
         return details_hash(self.details)
 
 
-def details_hash(details: dict[str, Any] | None) -> str:
-    """Tells one version of a movie's details from another, whatever the key order."""
-    canonical = orjson.dumps(details, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()[:20]
-
-
-def movie_message(movie_id: int, details: dict[str, Any] | None, fetched_at: datetime) -> bytes:
-    return orjson.dumps(
-        {
-            "movie_id": movie_id,
-            "fetched_at": fetched_at.astimezone(UTC).isoformat(),
-            "gone": details is None,
-            "details": details,
-        }
-    )
-
-
 def decode_movie(source: SourceRecord) -> DecodedMovie:
     try:
         message = orjson.loads(source.value or b"")
@@ -54,22 +37,6 @@ def decode_movie(source: SourceRecord) -> DecodedMovie:
     if details is not None and (not isinstance(details, dict) or details.get("id") != movie_id):
         raise UndecodableRecord("details must be an object whose id is the movie_id")
     return DecodedMovie(source, movie_id, fetched_at, details)
-
-
-def release_date(details: dict[str, Any]) -> date | None:
-    """TMDB sends "" for an unknown release date."""
-    try:
-        return date.fromisoformat(details.get("release_date") or "")
-    except ValueError:
-        return None
-
-
-def genres_of(details: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        {"id": int(genre["id"]), "name": str(genre["name"])}
-        for genre in details.get("genres") or []
-        if isinstance(genre, dict) and "id" in genre and "name" in genre
-    ]
 
 
 def movie_row(movie: DecodedMovie) -> dict[str, Any]:

@@ -7,7 +7,8 @@ import argparse
 import asyncio
 import logging
 
-from app.config import get_settings
+from app.bootstrap import Resources
+from app.model.spark_stream import stream_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,9 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def run(args: argparse.Namespace) -> int:
+async def run(args: argparse.Namespace, resources: Resources) -> int:
     from jobs.spark.stream import run_stream  # starts a JVM: only for this command
 
     logging.getLogger("py4j").setLevel(logging.WARNING)  # a line per call to the JVM otherwise
-    await asyncio.to_thread(run_stream, get_settings(), args.available_now)
+    config = stream_config(resources.settings, args.available_now)
+    await asyncio.to_thread(run_stream, config, resources.rules)
     return 0

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from app.catalogue.movies import details_hash, movie_message
 from app.config import MOVIE_TOPIC
-from app.movies import details_hash, movie_message
-from app.producers.kafka import KafkaPublisher, OutgoingMessage
+from app.producers.kafka import OutgoingMessage, Publisher
 
 FetchDetails = Callable[[int], Awaitable[dict[str, Any] | None]]
 PUBLISH_CHUNK = 50
@@ -27,7 +27,7 @@ class SyncCounts:
 async def fetch_and_publish(
     movie_ids: list[int],
     fetch_details: FetchDetails,
-    publisher: KafkaPublisher,
+    publisher: Publisher,
     stored_hashes: dict[int, str],
     on_progress: Callable[[int], None] = lambda done: None,
     concurrency: int = 8,

@@ -13,14 +13,16 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import asyncpg
-
 from app.config import USER_TOPICS, FallbackMode, Settings
-from app.db import model_queries as queries
-from app.kafka_offsets import end_offsets
+from app.db.postgres import PostgresPool
 from app.metrics import FALLBACK_RUNS, SPARK_LAG, SPARK_LAST_BATCH_AGE
+from app.model import queries
+from app.producers.kafka_admin import end_offsets
 
 log = logging.getLogger(__name__)
+# A process of its own: pandas work would otherwise hold up the service's event loop, and
+# its memory goes back to the system when it ends. It runs the same use case as the command.
+AUTO_FALLBACK_COMMAND = (sys.executable, "-m", "app.jobs", "fallback", "--auto")
 
 
 @dataclass(frozen=True)
@@ -42,15 +44,12 @@ class SparkLag:
         return self.lag_messages > 0 and stale
 
 
-async def measure_spark_lag(settings: Settings) -> SparkLag:
+async def measure_spark_lag(postgres: PostgresPool, settings: Settings) -> SparkLag:
     ends = await end_offsets(settings.kafka_bootstrap_servers, list(USER_TOPICS.values()))
-    connection = await asyncpg.connect(settings.database_url)
-    try:
+    async with postgres.connection() as connection:
         # The service's stream is the one at the configured checkpoint; replays run elsewhere.
         done = await queries.spark_offsets(connection, settings.spark_checkpoint_dir)
         last = await queries.last_spark_batch(connection, settings.spark_checkpoint_dir)
-    finally:
-        await connection.close()
     lag = sum(max(0, end - done.get(partition, 0)) for partition, end in ends.items())
     measured = SparkLag(lag, last["processed_at"] if last else None, datetime.now(UTC))
     SPARK_LAG.set(lag)
@@ -59,21 +58,15 @@ async def measure_spark_lag(settings: Settings) -> SparkLag:
     return measured
 
 
-async def check_spark_health(settings: Settings, _slot: datetime | None = None) -> bool:
+async def check_spark_health(postgres: PostgresPool, settings: Settings) -> bool:
     """Measure the lag; in auto mode, run the fallback when Spark lags. True if it ran."""
-    lag = await measure_spark_lag(settings)
-    connection = await asyncpg.connect(settings.database_url)
-    try:
+    lag = await measure_spark_lag(postgres, settings)
+    async with postgres.connection() as connection:
         mode = await queries.fallback_mode(connection, settings.fallback_mode)
-    finally:
-        await connection.close()
     lagging = lag.is_lagging(settings.spark_lag_threshold_messages, settings.spark_stale_seconds)
     if mode is not FallbackMode.AUTO or not lagging:
         return False
     log.warning("Spark lags; running the pandas fallback", extra={"lag": lag.lag_messages})
     FALLBACK_RUNS.labels("auto").inc()
-    # A process of its own: pandas work would otherwise hold up the service's event loop.
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.jobs", "fallback", "--auto"
-    )
+    process = await asyncio.create_subprocess_exec(*AUTO_FALLBACK_COMMAND)
     return await process.wait() == 0

@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from app.ids import uuid7
+from app.ingest.ids import uuid7
+from jobs.rules import Rules
 
 M = TypeVar("M", bound=BaseModel)
 EventType = Literal["watch", "click", "comment"]
@@ -94,9 +95,17 @@ class EventEnvelope(_Strict):
 
 @dataclass(frozen=True)
 class EventLimits:
-    max_future_skew: timedelta = timedelta(minutes=5)
-    max_age: timedelta = timedelta(days=7)
+    max_future_skew: timedelta
+    max_age: timedelta
     max_user_agent_length: int = 512
+
+    @classmethod
+    def from_rules(cls, rules: Rules) -> EventLimits:
+        """The rules' validity window: ingest refuses what the model would flag as invalid."""
+        return cls(
+            max_future_skew=timedelta(seconds=rules.max_future_skew_seconds),
+            max_age=timedelta(days=rules.max_age_days),
+        )
 
 
 @dataclass(frozen=True)

@@ -117,3 +117,22 @@ async def record_promotion(
         "sessions_rebuilt) VALUES ($1, $2, $3, $4, $5)",
         since, until, promoted_by, events, sessions,
     )  # fmt: skip
+
+
+async def recent_spark_batches(
+    connection: asyncpg.Connection, stream: str, limit: int
+) -> list[asyncpg.Record]:
+    return await connection.fetch(
+        "SELECT batch_id, events, unparsed, processed_at FROM spark_batches "
+        "WHERE stream = $1 ORDER BY batch_id DESC LIMIT $2",
+        stream,
+        limit,
+    )
+
+
+async def recent_fallback_runs(connection: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    return await connection.fetch(
+        "SELECT run_id, trigger, range_start, range_end, status, events, sessions "
+        "FROM fallback_runs ORDER BY run_id DESC LIMIT $1",
+        limit,
+    )

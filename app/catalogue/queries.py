@@ -1,4 +1,4 @@
-"""SQL of the catalogue sync: known movies, checkpoints, run records, scheduler slots."""
+"""SQL of the catalogue sync: known movies, checkpoints, run records."""
 
 from __future__ import annotations
 
@@ -69,17 +69,3 @@ async def finish_run(
         "movies_changed = $4, movies_gone = $5, error = $6 WHERE run_id = $1",
         run_id, status, fetched, changed, gone, error,
     )  # fmt: skip
-
-
-async def claim_slot(
-    connection: asyncpg.Connection, job_id: str, slot: datetime, claimed_by: str
-) -> bool:
-    """True for exactly one of the processes that claim the same job and slot."""
-    claimed = await connection.fetchval(
-        "INSERT INTO scheduler_slots (job_id, slot_at, claimed_by) VALUES ($1, $2, $3) "
-        "ON CONFLICT DO NOTHING RETURNING true",
-        job_id,
-        slot,
-        claimed_by,
-    )
-    return bool(claimed)

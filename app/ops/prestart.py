@@ -1,4 +1,4 @@
-"""`python -m app.prestart`: wait for the dependencies, migrate PostgreSQL, create Kafka topics.
+"""`python -m app.ops.prestart`: wait for the dependencies, migrate PostgreSQL, create Kafka topics.
 
 Run before the service (and the tests) against any environment, the local stack or one's own.
 """
@@ -13,23 +13,22 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from app.bootstrap import build_resources
 from app.config import Settings, get_settings
-from app.kafka_topics import ensure_topics
-from app.probes import probe_all
+from app.ops.probes import probe_all
+from app.producers.kafka_admin import ensure_topics
 
-ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
 async def wait_for_dependencies(settings: Settings, limit_seconds: float) -> None:
-    deadline = time.monotonic() + limit_seconds
-    while True:
-        down = [result for result in await probe_all(settings) if not result.ok]
-        if not down:
-            return
-        if time.monotonic() > deadline:
-            names = "; ".join(f"{result.name}: {result.detail}" for result in down)
-            raise SystemExit(f"dependencies still down after {limit_seconds:g}s: {names}")
-        await asyncio.sleep(1)
+    async with build_resources(settings) as resources:
+        deadline = time.monotonic() + limit_seconds
+        while down := [result for result in await probe_all(resources) if not result.ok]:
+            if time.monotonic() > deadline:
+                names = "; ".join(f"{result.name}: {result.detail}" for result in down)
+                raise SystemExit(f"dependencies still down after {limit_seconds:g}s: {names}")
+            await asyncio.sleep(1)
 
 
 def alembic_config(database_url: str | None = None) -> Config:

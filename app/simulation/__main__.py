@@ -1,6 +1,6 @@
-"""`python -m app.simulate`: post simulated user traffic to a running service's `POST /events`.
+"""`python -m app.simulation`: post simulated user traffic to a running service's `POST /events`.
 
-    python -m app.simulate --rate 50 --duration 30 --batch 10 --seed 7
+    python -m app.simulation --rate 50 --duration 30 --batch 10 --seed 7
 
 Sends at a steady rate until the duration ends (or SIGINT/SIGTERM), then prints what the
 service answered. Exits 1 if it accepted nothing, so scripts notice a dead service.
@@ -24,7 +24,7 @@ import httpx
 import orjson
 
 from app.config import get_settings
-from app.simulation import DEFAULT_MOVIE_IDS, TrafficModel, generate_events
+from app.simulation.traffic import DEFAULT_MOVIE_IDS, TrafficModel, generate_events
 
 MAX_IN_FLIGHT = 16  # overlapping requests keep the rate while Kafka acknowledges
 USER_AGENT = "movie-pipeline-simulator/1"
@@ -63,7 +63,7 @@ class Tally:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     settings = get_settings()
     parser = argparse.ArgumentParser(
-        prog="python -m app.simulate", description="Post simulated traffic to POST /events."
+        prog="python -m app.simulation", description="Post simulated traffic to POST /events."
     )
     parser.add_argument("--url", default=f"http://{settings.api_host}:{settings.api_port}")
     parser.add_argument("--rate", type=float, default=20.0, help="events per second")

@@ -1,0 +1,88 @@
+"""The composition root: every long-lived resource of a process, built once from Settings.
+
+The service's lifespan, the standalone consumers, the scheduler and every command get their
+clients from here (`async with build_resources(settings) as resources`). A test swaps any of
+them for a fake by passing it to `build_resources`, never by patching.
+Every client connects lazily, so a process starts (and reports itself unready) while a
+dependency is down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+
+from pymongo import AsyncMongoClient
+
+from app.catalogue.sources import MovieSource, SampleCatalogue, TmdbCatalogue
+from app.catalogue.tmdb_client import TmdbClient
+from app.config import Settings
+from app.db.postgres import PostgresPool
+from app.producers.kafka import KafkaPublisher, Publisher
+from jobs.rules import Rules, load_rules
+
+
+@dataclass(frozen=True)
+class Resources:
+    settings: Settings
+    postgres: PostgresPool
+    mongo: AsyncMongoClient
+    publisher: Publisher
+    rules: Rules
+    movie_source: MovieSource
+
+    async def __aenter__(self) -> Resources:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """In reverse order of need: nothing publishes once the stores are gone."""
+        await self.movie_source.close()
+        await self.publisher.close()
+        await self.mongo.close()
+        await self.postgres.close()
+
+
+def build_resources(
+    settings: Settings,
+    *,
+    postgres: PostgresPool | None = None,
+    mongo: AsyncMongoClient | None = None,
+    publisher: Publisher | None = None,
+    rules: Rules | None = None,
+    movie_source: MovieSource | None = None,
+) -> Resources:
+    return Resources(
+        settings=settings,
+        postgres=postgres or PostgresPool(settings.database_url, settings.postgres_pool_size),
+        mongo=mongo or mongo_client(settings.mongo_url),
+        publisher=publisher
+        or KafkaPublisher(settings.kafka_bootstrap_servers, settings.publish_timeout_seconds),
+        rules=rules or load_rules(),
+        movie_source=movie_source or choose_movie_source(settings),
+    )
+
+
+def mongo_client(url: str) -> AsyncMongoClient:
+    return AsyncMongoClient(
+        url, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, tz_aware=True
+    )
+
+
+def choose_movie_source(settings: Settings) -> MovieSource:
+    token = settings.tmdb_api_token
+    if token is None:
+        return SampleCatalogue()
+    client = TmdbClient(
+        settings.tmdb_api_url,
+        token.get_secret_value(),
+        requests_per_second=settings.tmdb_requests_per_second,
+    )
+    return TmdbCatalogue(client, settings.tmdb_full_sync_pages, settings.tmdb_recent_days)

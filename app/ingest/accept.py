@@ -1,0 +1,47 @@
+"""Accepting a request's events: validate each on its own, publish the valid ones together,
+and say which were taken and why the others were not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+
+from app.config import USER_TOPICS
+from app.ingest.events import AcceptedEvent, EventLimits, EventRejected, Rejection, validate_event
+from app.producers.kafka import OutgoingMessage, Publisher
+
+
+@dataclass(frozen=True)
+class Validated:
+    accepted: list[AcceptedEvent]
+    rejected: list[Rejection]
+
+
+def validate_all(
+    candidates: list[object], limits: EventLimits, user_agent: str | None, may_hold_nul: bool
+) -> Validated:
+    received_at = datetime.now(UTC)
+    accepted, rejected = [], []
+    for index, candidate in enumerate(candidates):
+        try:
+            event = validate_event(candidate, received_at, user_agent, limits, may_hold_nul)
+        except EventRejected as error:
+            rejected.append(Rejection(index, error.field, error.reason, error.kind))
+        else:
+            accepted.append(AcceptedEvent(index, event))
+    return Validated(accepted, rejected)
+
+
+async def publish_accepted(publisher: Publisher, accepted: list[AcceptedEvent]) -> None:
+    """Returns once Kafka holds every one of them; raises PublishUnavailable otherwise."""
+    await publisher.publish([outgoing_message(event) for event in accepted])
+
+
+def outgoing_message(accepted: AcceptedEvent) -> OutgoingMessage:
+    return OutgoingMessage(
+        topic=USER_TOPICS[accepted.event_type],
+        key=accepted.user_id.encode(),
+        value=orjson.dumps(accepted.event),
+    )

@@ -1,0 +1,36 @@
+"""What `status` reports: Spark's lag and last batches, fallback runs and mode, and the facts
+awaiting promotion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from app.config import FallbackMode, Settings
+from app.db.postgres import PostgresPool
+from app.model import queries
+from app.model.health import SparkLag, measure_spark_lag
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    lag: SparkLag
+    batches: list[asyncpg.Record]
+    mode: FallbackMode
+    fallback_runs: list[asyncpg.Record]
+    awaiting_promotion: int
+
+
+async def model_status(postgres: PostgresPool, settings: Settings) -> ModelStatus:
+    lag = await measure_spark_lag(postgres, settings)
+    async with postgres.connection() as connection:
+        return ModelStatus(
+            lag=lag,
+            batches=await queries.recent_spark_batches(
+                connection, settings.spark_checkpoint_dir, limit=3
+            ),
+            mode=await queries.fallback_mode(connection, settings.fallback_mode),
+            fallback_runs=await queries.recent_fallback_runs(connection, limit=5),
+            awaiting_promotion=await queries.count_awaiting_promotion(connection, None, None),
+        )

@@ -1,0 +1,109 @@
+"""`POST /events` through create_app with an in-memory publisher: no Kafka, no stores."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import orjson
+import pytest
+
+from app.bootstrap import build_resources
+from app.config import Settings
+from app.main import create_app
+from tests.fakes import InMemoryPublisher
+
+NOWHERE = {  # nothing listens there: a test that reached a real store would fail
+    "kafka_bootstrap_servers": "127.0.0.1:9",
+    "mongo_url": "mongodb://127.0.0.1:9/",
+    "database_url": "postgresql://nobody@127.0.0.1:9/none",
+}
+
+
+@pytest.fixture
+def publisher() -> InMemoryPublisher:
+    return InMemoryPublisher()
+
+
+@pytest.fixture
+async def client(publisher: InMemoryPublisher) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(_env_file=None, run_consumers=False, run_scheduler=False, **NOWHERE)
+    app = create_app(resources=build_resources(settings, publisher=publisher))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+    ):
+        yield http
+
+
+def comment(user_id: str, **overrides: object) -> dict[str, object]:
+    return {
+        "event_type": "comment",
+        "user_id": user_id,
+        "movie_id": 550,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "payload": {"text": "Loved it", "rating": 9},
+        **overrides,
+    }
+
+
+async def test_accepted_events_are_published_to_their_topic_keyed_by_user(client, publisher):
+    event_id = str(uuid.uuid4())
+    batch = [comment("ana", event_id=event_id), {"event_type": "click", "user_id": "bo"}]
+
+    response = await client.post("/events", json=batch, headers={"user-agent": "tests"})
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["accepted"] == [{"index": 0, "event_id": event_id}]
+    assert [r["index"] for r in body["rejected"]] == [1]
+    [message] = publisher.messages
+    assert (message.topic, message.key) == ("user_comment_log", b"ana")
+    stored = orjson.loads(message.value)
+    assert stored["event_id"] == event_id
+    assert stored["context"] == {"user_agent": "tests"}
+    assert stored["payload"] == {"text": "Loved it", "rating": 9}
+
+
+async def test_the_rules_validity_window_decides_what_is_too_old(client, publisher):
+    eight_days_ago = (datetime.now(UTC) - timedelta(days=8)).isoformat()
+
+    response = await client.post("/events", json=comment("ana", occurred_at=eight_days_ago))
+
+    assert response.status_code == 422
+    [rejected] = response.json()["rejected"]
+    assert rejected["field"] == "occurred_at"
+    assert rejected["reason"] == "is older than 7 days"
+    assert publisher.messages == []
+
+
+async def test_a_publisher_that_cannot_store_makes_a_503_and_no_202(client, publisher):
+    publisher.unavailable = True
+
+    response = await client.post("/events", json=comment("ana"))
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert publisher.messages == []
+
+
+async def test_a_beacon_body_is_read_as_json(client, publisher):
+    body = orjson.dumps({"events": [comment("cy")]})
+
+    response = await client.post(
+        "/events", content=body, headers={"content-type": "text/plain;charset=UTF-8"}
+    )
+
+    assert response.status_code == 202
+    assert len(publisher.messages) == 1
+
+
+async def test_the_lifespan_closes_what_the_root_built(publisher):
+    settings = Settings(_env_file=None, run_consumers=False, run_scheduler=False, **NOWHERE)
+    app = create_app(resources=build_resources(settings, publisher=publisher))
+    async with app.router.lifespan_context(app):
+        assert not publisher.closed
+    assert publisher.closed

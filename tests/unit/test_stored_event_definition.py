@@ -1,0 +1,67 @@
+"""Every reader and writer of the stored event agrees with its one definition."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from app.consumers.staging_rows import USER_LOG_COLUMNS
+from app.ingest.events import (
+    PAYLOAD_MODELS,
+    EventContext,
+    EventEnvelope,
+    EventLimits,
+    validate_event,
+)
+from jobs.pandas.events_frame import EVENT_FRAME_COLUMNS
+from jobs.rules import load_rules
+from jobs.spark.transforms import EVENT_SCHEMA
+from jobs.stored_event import CONTEXT_FIELDS, EVENT_FIELD_NAMES, PAYLOAD_FIELDS, payload_union
+
+RECEIVED_AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def test_ingest_writes_exactly_the_stored_fields():
+    limits = EventLimits.from_rules(load_rules())
+    stored = validate_event(
+        {"event_type": "click", "user_id": "u", "occurred_at": RECEIVED_AT.isoformat(),
+         "payload": {"element": "play"}},
+        RECEIVED_AT, "agent", limits,
+    )  # fmt: skip
+    assert tuple(stored) == EVENT_FIELD_NAMES
+
+
+def test_the_envelope_takes_every_stored_field_but_the_servers_own():
+    assert set(EventEnvelope.model_fields) == set(EVENT_FIELD_NAMES) - {"received_at"}
+
+
+def test_the_payload_models_are_the_stored_payloads():
+    assert set(PAYLOAD_MODELS) == set(PAYLOAD_FIELDS)
+    for event_type, model in PAYLOAD_MODELS.items():
+        fields = PAYLOAD_FIELDS[event_type]
+        assert list(model.model_fields) == [field.name for field in fields]
+        required = {name for name, info in model.model_fields.items() if info.is_required()}
+        assert required == {field.name for field in fields if field.required}
+
+
+def test_the_context_model_is_the_stored_context_less_the_request_header():
+    names = [field.name for field in CONTEXT_FIELDS]
+    assert list(EventContext.model_fields) == [name for name in names if name != "user_agent"]
+
+
+def test_spark_reads_the_stored_fields_with_every_payload_field():
+    assert tuple(EVENT_SCHEMA.fieldNames()) == EVENT_FIELD_NAMES
+    payload = EVENT_SCHEMA["payload"].dataType
+    assert payload.fieldNames() == [field.name for field in payload_union()]
+    assert EVENT_SCHEMA["context"].dataType.fieldNames() == [f.name for f in CONTEXT_FIELDS]
+
+
+def test_staging_and_pandas_take_the_stored_fields():
+    assert USER_LOG_COLUMNS[: len(EVENT_FIELD_NAMES)] == EVENT_FIELD_NAMES
+    assert set(EVENT_FRAME_COLUMNS) == set(EVENT_FIELD_NAMES) - {"schema_version"}
+
+
+def test_ingest_refuses_what_the_rules_would_flag_as_out_of_window():
+    rules = load_rules()
+    limits = EventLimits.from_rules(rules)
+    assert limits.max_future_skew == timedelta(seconds=rules.max_future_skew_seconds)
+    assert limits.max_age == timedelta(days=rules.max_age_days)
