@@ -86,6 +86,22 @@ class Settings(BaseSettings):
     publish_timeout_seconds: float = Field(default=5.0, gt=0)
     cors_origins: str = ""  # comma-separated origins allowed to POST /events from a browser
 
+    # The public read API (GET /api/*).
+    serving_default_days: int = Field(default=7, ge=1)  # the range when none is asked for
+    serving_max_range_days: int = Field(default=366, ge=1)
+    serving_min_ratings: int = Field(default=3, ge=1)  # before avg_rating ranks a movie
+    serving_timeout_seconds: float = Field(default=2.0, gt=0)  # then 503, Retry-After
+    serving_cache_seconds: int = Field(default=5, ge=0)  # Cache-Control max-age
+    serving_answer_cache_size: int = Field(default=2048, ge=0)  # answers kept per process
+    poster_base_url: str = "https://image.tmdb.org/t/p/w500"
+
+    # The analysts' read-only login (prestart creates or updates it) and Metabase's admin.
+    analytics_role: str = Field(default="analytics_reader", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    analytics_password: SecretStr = SecretStr("analytics-reader")
+    metabase_admin_email: str = "admin@movie-pipeline.local"
+    metabase_admin_password: SecretStr | None = None
+    metabase_warehouse_host: str = ""  # the database's host as Metabase sees it, if not ours
+
     run_consumers: bool = True  # run the consumers inside the service process
     consumer_batch_size: int = Field(default=500, ge=1)
     postgres_pool_size: int = Field(default=10, ge=2)

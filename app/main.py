@@ -6,15 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import ingest, ops
+from app.api import ingest, ops, problems, public
 from app.bootstrap import Resources, build_resources
 from app.config import Settings, get_settings
 from app.consumers.groups import GROUPS, build_runner
 from app.consumers.supervisor import ConsumerSupervisor
 from app.ingest.request_body import IngestError
 from app.scheduler import Scheduler
+from app.serving.cache import AnswerCache
+from app.serving.params import BadParameter
 
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:
@@ -43,6 +46,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         summary="Event ingest and public statistics of the movie review application",
         lifespan=lifespan,
     )
+    app.state.answer_cache = AnswerCache(
+        settings.serving_answer_cache_size, settings.serving_cache_seconds
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origin_list,
@@ -51,6 +57,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         max_age=600,
     )
     app.add_exception_handler(IngestError, ingest.ingest_error_response)
+    app.add_exception_handler(BadParameter, problems.bad_parameter_response)
+    app.add_exception_handler(RequestValidationError, problems.validation_error_response)
     app.include_router(ingest.router)
+    app.include_router(public.router)
     app.include_router(ops.router)
     return app

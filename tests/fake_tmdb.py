@@ -14,20 +14,19 @@ from __future__ import annotations
 import copy
 import json
 import math
-import socket
 import threading
 import time
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.loopback import LoopbackServer, ServedTwin
 
 SAMPLE_CATALOGUE = Path(__file__).resolve().parent.parent / "app/catalogue/sample_catalogue.json"
 MAX_PAGE = 500  # TMDB refuses any page above this, whatever total_pages claims
@@ -104,7 +103,7 @@ def movie_id_in(path: str) -> int | None:
     return int(rest)
 
 
-class FakeTmdb:
+class FakeTmdb(ServedTwin):
     def __init__(
         self, catalogue: Iterable[Movie] | None = None, *, genres: list[Movie] | None = None
     ) -> None:
@@ -129,46 +128,10 @@ class FakeTmdb:
         self.request_times: list[float] = []
         # Handlers run on the server's thread while tests read and set knobs on theirs.
         self.lock = threading.Lock()
-        self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
-        # Without it, Nagle and delayed ACKs add 40 ms to every answer on a handed-over socket.
-        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.port: int = self._socket.getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{self.port}/3"
         app = Starlette(routes=[Route("/{path:path}", self._handle)])
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
-
-    def start(self, timeout: float = 10.0) -> FakeTmdb:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake TMDB server did not start")
-            time.sleep(0.005)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread.ident is not None:  # started
-            self._thread.join(timeout=10)
-        self._socket.close()
-
-    def __enter__(self) -> FakeTmdb:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self.server = LoopbackServer(app, "TMDB")
+        self.port = self.server.port
+        self.base_url = f"http://127.0.0.1:{self.port}/3"
 
     def queries(self, path: str) -> list[dict[str, str]]:
         """The query parameters of each request to a path such as "/3/movie/popular"."""

@@ -5,16 +5,23 @@ asyncpg prepares every statement it is given, and a prepared statement holds onl
 
 from __future__ import annotations
 
+import re
+
 from alembic import op
+
+DOLLAR_QUOTE = re.compile(r"\$[A-Za-z_]*\$")
 
 
 def split_statements(script: str) -> list[str]:
-    """Split on semicolons that end a line; our migrations put none inside literals."""
+    """Split on semicolons that end a line, outside dollar-quoted bodies (of functions); our
+    migrations put none inside literals."""
     statements = []
     current: list[str] = []
+    in_body = False
     for line in script.splitlines():
         current.append(line)
-        if line.rstrip().endswith(";"):
+        in_body ^= len(DOLLAR_QUOTE.findall(line)) % 2 == 1
+        if not in_body and line.rstrip().endswith(";"):
             statements.append("\n".join(current).strip().removesuffix(";"))
             current = []
     tail = "\n".join(current).strip()

@@ -8,7 +8,16 @@ import sys
 
 from app.bootstrap import build_resources
 from app.config import get_settings
-from app.jobs import fallback_mode, fallback_run, promote, spark_stream, status, tmdb_sync
+from app.jobs import (
+    fallback_mode,
+    fallback_run,
+    metabase_setup,
+    promote,
+    rebuild_rollups,
+    spark_stream,
+    status,
+    tmdb_sync,
+)
 from app.logs import configure_logging
 
 COMMANDS = {
@@ -18,6 +27,8 @@ COMMANDS = {
     "fallback-mode": fallback_mode,
     "promote": promote,
     "status": status,
+    "rebuild-rollups": rebuild_rollups,
+    "metabase-setup": metabase_setup,
 }
 
 

@@ -34,15 +34,16 @@ async def promote(
                 await queries.count_awaiting_promotion(connection, since, until)
             )
         async with connection.transaction():
-            promoted_users = await queries.promote_facts(connection, since, until)
-            users = sorted(set(promoted_users))
-            if not users:
+            promoted = await queries.promote_facts(connection, since, until)
+            if not promoted:
                 return PromotionOutcome(0)
+            users = sorted({row["user_id"] for row in promoted})
             facts = await read_facts_of_users(connection, "fact_user_event", users)
             sessions = await replace_sessions(
                 connection, build_sessions(facts, rules), users, "dim_session", "pandas"
             )
+            latest = max(row["received_at"] for row in promoted)
             await queries.record_promotion(
-                connection, since, until, promoted_by, len(promoted_users), sessions
+                connection, since, until, promoted_by, len(promoted), sessions, latest
             )
-    return PromotionOutcome(len(promoted_users), sessions)
+    return PromotionOutcome(len(promoted), sessions)

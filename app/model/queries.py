@@ -93,15 +93,15 @@ async def count_awaiting_promotion(
 
 async def promote_facts(
     connection: asyncpg.Connection, since: datetime | None, until: datetime | None
-) -> list[str]:
-    """Copy fallback facts not yet in fact_user_event; returns each promoted event's user."""
-    rows = await connection.fetch(
+) -> list[asyncpg.Record]:
+    """Copy fallback facts not yet in fact_user_event (the rollups count them as they go in);
+    returns each promoted event's user and receive time."""
+    return await connection.fetch(
         f"INSERT INTO fact_user_event SELECT f.* {AWAITING_PROMOTION} "
-        "ON CONFLICT (event_id) DO NOTHING RETURNING user_id",
+        "ON CONFLICT (event_id) DO NOTHING RETURNING user_id, received_at",
         since,
         until,
     )
-    return [row["user_id"] for row in rows]
 
 
 async def record_promotion(
@@ -111,11 +111,12 @@ async def record_promotion(
     promoted_by: str,
     events: int,
     sessions: int,
+    max_received_at: datetime,
 ) -> None:
     await connection.execute(
         "INSERT INTO promotions (range_start, range_end, promoted_by, events_promoted, "
-        "sessions_rebuilt) VALUES ($1, $2, $3, $4, $5)",
-        since, until, promoted_by, events, sessions,
+        "sessions_rebuilt, max_received_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        since, until, promoted_by, events, sessions, max_received_at,
     )  # fmt: skip
 
 

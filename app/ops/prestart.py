@@ -10,11 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 
 from app.bootstrap import build_resources
 from app.config import Settings, get_settings
+from app.ops.analytics_role import ensure_analytics_role
 from app.ops.probes import probe_all
 from app.producers.kafka_admin import ensure_topics
 
@@ -47,7 +49,20 @@ def main() -> int:
     command.upgrade(alembic_config(), "head")
     created = asyncio.run(ensure_topics(settings))
     print(f"migrated; topics created: {', '.join(created) or 'none (all exist)'}")
+    print(asyncio.run(analytics_login(settings)))
     return 0
+
+
+async def analytics_login(settings: Settings) -> str:
+    role = settings.analytics_role
+    async with build_resources(settings) as resources:
+        try:
+            created = await ensure_analytics_role(
+                resources.postgres, role, settings.analytics_password.get_secret_value()
+            )
+        except asyncpg.InsufficientPrivilegeError:
+            return f"analytics role {role}: this database user may not create roles; left alone"
+    return f"analytics role {role}: {'created' if created else 'updated'}"
 
 
 if __name__ == "__main__":

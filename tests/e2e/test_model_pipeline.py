@@ -22,6 +22,12 @@ from tests.e2e.model_support import (
 )
 from tests.e2e.stores import wait_until_landed
 from tests.event_factory import new_event
+from tests.integration.serving_support import (
+    api_client,
+    check_emotion_trends,
+    check_top_movies,
+    check_user_stats,
+)
 from tests.support import ServiceProcess
 
 
@@ -80,6 +86,20 @@ async def wait_for_spark_batch(pg, checkpoint: str, process: subprocess.Popen) -
             await asyncio.sleep(0.5)
 
 
+async def check_public_api(settings, pg, users: list[str]) -> None:
+    """The read API agrees with SQL over fact_user_event and dim_session."""
+    today = datetime.now(UTC).date()
+    since = today - timedelta(days=1)
+    days = {"since": since.isoformat(), "until": today.isoformat()}
+    async with api_client(settings) as client:
+        for metric in ("views", "watch_seconds", "comments", "avg_rating"):
+            await check_top_movies(client, pg, settings, {**days, "metric": metric})
+        for user in users:
+            await check_user_stats(client, pg, user, since, today)
+        await check_emotion_trends(client, pg, {**days, "movie_id": 550})
+        await check_emotion_trends(client, pg, {**days, "granularity": "week"})
+
+
 async def test_spark_survives_a_kill_and_agrees_with_the_fallback(service, settings, pg, tmp_path):
     users = fresh_users(4)
     offsets = await starting_offsets_now(settings)
@@ -105,10 +125,12 @@ async def test_spark_survives_a_kill_and_agrees_with_the_fallback(service, setti
     assert await pg.fetchval(
         "SELECT count(*) FROM dim_session WHERE user_id = ANY($1::text[])", users
     ) >= 2 * len(users)
+    await check_public_api(settings, pg, users)
 
     await asyncio.to_thread(
         run_job, "fallback", "--since", before.isoformat(), "--until", after.isoformat()
     )
+    await check_public_api(settings, pg, users)  # fallback facts count once promoted, not before
     spark_facts = await model_rows(pg, "fact_user_event", FACT_COMPARED, users)
     pandas_facts = await model_rows(pg, "fact_user_event_fallback", FACT_COMPARED, users)
     assert spark_facts == pandas_facts
@@ -161,7 +183,9 @@ async def test_auto_fallback_covers_a_stopped_spark_and_promotion_is_exact(setti
         users,
     )
     assert sessions >= 2 * len(users)
+    await check_public_api(settings, pg, users)
     assert "promote: 0 facts promoted" in run_job("promote", *window).stdout
+    await check_public_api(settings, pg, users)
     status = run_job("status").stdout
     assert "spark lag:" in status and "fallback run" in status and "awaiting promotion" in status
 
@@ -176,6 +200,7 @@ async def test_auto_fallback_covers_a_stopped_spark_and_promotion_is_exact(setti
         )
         == 0
     ), "Spark's restart adds nothing to the promoted events"
+    await check_public_api(settings, pg, users)
     assert (
         await pg.fetchval(
             "SELECT count(*) FROM promotions WHERE promoted_at > $1 AND events_promoted > 0", before

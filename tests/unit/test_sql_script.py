@@ -17,3 +17,19 @@ def test_splits_on_semicolons_that_end_lines():
 
 def test_blank_script_has_no_statements():
     assert split_statements("\n   \n") == []
+
+
+def test_a_function_body_stays_one_statement():
+    script = """
+        CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $body$
+        BEGIN
+            INSERT INTO a VALUES (1);
+            RETURN NULL;
+        END
+        $body$;
+        CREATE TRIGGER t AFTER INSERT ON a FOR EACH STATEMENT EXECUTE FUNCTION f();
+    """
+    statements = split_statements(script)
+    assert len(statements) == 2
+    assert statements[0].endswith("$body$")
+    assert "RETURN NULL;" in statements[0]

@@ -1,0 +1,173 @@
+"""`GET /api/*`: the public statistics, read from the rollups.
+
+Every answer says how fresh it is (`as_of`) and carries an ETag that follows from it, so a
+client asking again with If-None-Match gets a 304 before any statistic is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from app.api.deps import ResourcesDep
+from app.api.problems import problem
+from app.bootstrap import Resources
+from app.db.errors import StoreUnavailable
+from app.serving import queries, stats
+from app.serving.answers import EmotionTrends, Granularity, Metric, Problem, TopMovies, UserStats
+from app.serving.cache import AnswerCache
+from app.serving.params import DayRange, check_known, check_single, day_range, genre_filter
+from app.serving.params import user_id as checked_user_id
+
+router = APIRouter(prefix="/api", tags=["statistics"])
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified since the ETag given in If-None-Match"},
+    422: {"model": Problem, "description": "A parameter is unknown or invalid"},
+    503: {"model": Problem, "description": "The statistics store did not answer in time"},
+}
+Since = Annotated[
+    str | None, Query(description="First UTC day, YYYY-MM-DD (default: 6 days before until)")
+]
+Until = Annotated[str | None, Query(description="Last UTC day, YYYY-MM-DD (default: today)")]
+Genre = Annotated[
+    str | None, Query(description="A genre name or TMDB genre id", examples=["Drama", "18"])
+]
+
+
+@router.get("/top_movies", responses=PROBLEMS)
+async def top_movies(
+    request: Request,
+    resources: ResourcesDep,
+    since: Since = None,
+    until: Until = None,
+    metric: Annotated[Metric, Query(description="What to rank by")] = "views",
+    genre: Genre = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    offset: Annotated[int, Query(ge=0, le=10_000, description="For pages")] = 0,
+) -> TopMovies:
+    """The movies with the most activity of one kind over a range of days."""
+    days = checked_range(request, resources, since, until)
+    chosen_genre, settings = genre_filter(genre), resources.settings
+    return await cached_answer(
+        request, resources,
+        lambda c, as_of: stats.top_movies(
+            c, as_of, days, metric, chosen_genre, genre, limit, offset,
+            settings.serving_min_ratings, settings.poster_base_url,
+        ),
+    )  # fmt: skip
+
+
+@router.get(
+    "/user_stats/{user_id}",
+    responses={**PROBLEMS, 404: {"model": Problem, "description": "The model has no such user"}},
+)
+async def user_stats(
+    request: Request,
+    resources: ResourcesDep,
+    user_id: Annotated[str, Path(examples=["user-42"])],
+    since: Since = None,
+    until: Until = None,
+) -> UserStats:
+    """One user's activity over a range of days."""
+    days = checked_range(request, resources, since, until)
+    user = checked_user_id(user_id)
+    return await cached_answer(
+        request, resources, lambda c, as_of: stats.user_stats(c, as_of, user, days)
+    )
+
+
+@router.get("/emotion_trends", responses=PROBLEMS)
+async def emotion_trends(
+    request: Request,
+    resources: ResourcesDep,
+    since: Since = None,
+    until: Until = None,
+    granularity: Granularity = "day",
+    movie_id: Annotated[int | None, Query(gt=0, lt=2**63, examples=[550])] = None,
+    genre: Genre = None,
+) -> EmotionTrends:
+    """How comments felt, per day or week: counts and shares by polarity, mean score, rating."""
+    days = checked_range(request, resources, since, until)
+    chosen_genre = genre_filter(genre)
+    return await cached_answer(
+        request, resources,
+        lambda c, as_of: stats.emotion_trends(
+            c, as_of, days, granularity, movie_id, chosen_genre, genre
+        ),
+    )  # fmt: skip
+
+
+def checked_range(
+    request: Request, resources: Resources, since: str | None, until: str | None
+) -> DayRange:
+    route = request.scope["route"]
+    allowed = {param.alias for param in route.dependant.query_params}
+    check_single(request.query_params.multi_items())
+    check_known(request.query_params.keys(), allowed)
+    settings = resources.settings
+    return day_range(
+        since, until, datetime.now(UTC).date(),
+        settings.serving_default_days, settings.serving_max_range_days,
+    )  # fmt: skip
+
+
+Compute = Callable[[asyncpg.Connection, datetime | None], Awaitable[BaseModel]]
+
+
+async def cached_answer(request: Request, resources: Resources, compute: Compute) -> Any:
+    settings, cache = resources.settings, answer_cache(request)
+    try:
+        async with asyncio.timeout(settings.serving_timeout_seconds):
+            as_of = await cache.as_of(lambda: read_as_of(resources))
+            etag = entity_tag(as_of, request)
+            caching = {"ETag": etag, "Cache-Control": f"max-age={settings.serving_cache_seconds}"}
+            if etag_matches(request.headers.get("if-none-match"), etag):
+                return Response(status_code=304, headers=caching)
+            body = cache.get(etag)
+            if body is None:
+                async with resources.postgres.connection() as connection:
+                    answer = await compute(connection, as_of)
+                body = answer.model_dump_json().encode()
+                cache.put(etag, body)
+    except stats.UnknownUser as error:
+        return problem(404, "unknown-user", "Unknown user", f"no facts of user {error}", "user_id")
+    except (StoreUnavailable, TimeoutError, asyncpg.PostgresError, OSError):
+        retry = str(max(1, round(settings.serving_timeout_seconds)))
+        return problem(
+            503, "unavailable", "Statistics unavailable",
+            "the statistics store did not answer in time; retry later",
+            headers={"Retry-After": retry},
+        )  # fmt: skip
+    return Response(body, media_type="application/json", headers=caching)
+
+
+def answer_cache(request: Request) -> AnswerCache:
+    return request.app.state.answer_cache
+
+
+async def read_as_of(resources: Resources) -> datetime | None:
+    async with resources.postgres.connection() as connection:
+        return await queries.as_of(connection, resources.settings.spark_checkpoint_dir)
+
+
+def entity_tag(as_of: datetime | None, request: Request) -> str:
+    """The same query against the same state of the model has the same tag."""
+    query = sorted(request.query_params.multi_items())
+    today = datetime.now(UTC).date()  # the default range moves with it
+    state = f"{as_of.isoformat() if as_of else '-'}|{today}|{request.url.path}|{query}"
+    return f'"{hashlib.sha256(state.encode()).hexdigest()[:24]}"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags

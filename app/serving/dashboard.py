@@ -1,0 +1,47 @@
+"""The analysts' Metabase dashboard: native-SQL cards over the `analytics` views only, the
+same SQL an analyst could run as the read-only role."""
+
+from __future__ import annotations
+
+from app.serving.metabase import CardSpec, DashboardSpec
+
+DASHBOARD = DashboardSpec(
+    collection="Movie pipeline",
+    dashboard="Movie pipeline overview",
+    cards=(
+        CardSpec(
+            "Top movies this week",
+            """SELECT title, sum(views) AS views, sum(watch_seconds) AS watch_seconds,
+       sum(comments) AS comments
+FROM analytics.movie_daily_activity
+WHERE day > current_date - 7
+GROUP BY movie_id, title ORDER BY views DESC LIMIT 10""",
+            "table",
+        ),
+        CardSpec(
+            "Watch time per day",
+            """SELECT day, sum(watch_seconds) / 3600 AS watch_hours
+FROM analytics.movie_daily_activity
+WHERE day > current_date - 30 GROUP BY day ORDER BY day""",
+            "line",
+        ),
+        CardSpec(
+            "Emotion trends",
+            """SELECT day, positive, negative, neutral
+FROM analytics.emotions_per_day
+WHERE day > current_date - 30 ORDER BY day""",
+            "bar",
+        ),
+        CardSpec(
+            "Active users per day",
+            """SELECT day, active_users FROM analytics.daily_active_users
+WHERE day > current_date - 30 ORDER BY day""",
+            "line",
+        ),
+        CardSpec(
+            "Rows awaiting promotion",
+            "SELECT count(*) AS awaiting_promotion FROM analytics.fallback_awaiting_promotion",
+            "scalar",
+        ),
+    ),
+)

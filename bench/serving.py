@@ -1,0 +1,283 @@
+"""Serving under load: each `GET /api/*` endpoint against `GET /health` of the same server.
+
+    .venv/bin/python -m bench.serving [--facts 10000000] [--seconds 10] [--connections 32]
+
+1. Creates a scratch database, migrates it, and writes the facts straight into fact_user_event
+   (`INSERT ... SELECT` over generate_series, a million rows a statement): the rollup trigger
+   counts them as any writer's. Movies, genres and sessions come with them.
+2. Runs `python -m app` on it (consumers and scheduler off) and drives every endpoint, then
+   `/health`, with wrk from a separate process; the requests vary their users, genres and
+   ranges. A table gives req/s, p50 and p99, and each endpoint's ratio to `/health`.
+3. Times the Spark batch merge (`jobs.spark.batch_store.merge_facts`) of fresh batches with the
+   rollup trigger and without it.
+
+The scratch database is dropped at the end (`--keep` leaves it for another run: `--reuse NAME`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+from alembic import command
+
+from app.config import Settings
+from app.ops.prestart import alembic_config
+from bench.model_freshness import wait_until_healthy
+from bench.processes import BackgroundProcess, free_port, python_module
+from jobs.spark.batch_store import merge_facts
+
+MOVIES, GENRES, DAYS = 2_000, 19, 90
+TRIGGER = "fact_user_event_rollups"
+CHUNK = 1_000_000
+LOAD_FACTS = """
+    INSERT INTO fact_user_event (event_id, event_type, user_id, movie_id, occurred_at,
+        received_at, event_date, event_hour, watch_action, watch_seconds, is_completed, rating,
+        emotion, emotion_score, is_valid, rules_version, source_flag)
+    SELECT gen_random_uuid(), kind, 'bench-user-' || u, movie, at, at + interval '2 seconds',
+        (at AT TIME ZONE 'UTC')::date, extract(hour FROM at AT TIME ZONE 'UTC')::smallint,
+        CASE WHEN kind = 'watch' THEN (ARRAY['start', 'progress', 'complete'])[1 + (n % 3)] END,
+        CASE WHEN kind = 'watch' THEN (n % 5400)::float8 END,
+        kind = 'watch' AND n % 3 = 2,
+        CASE WHEN kind = 'comment' AND n % 4 > 0 THEN (n % 11)::float8 END,
+        CASE WHEN kind = 'comment' THEN (ARRAY['positive', 'negative', 'neutral'])[1 + (n % 3)] END,
+        CASE WHEN kind = 'comment' THEN (ARRAY[2, -1, 0])[1 + (n % 3)] END,
+        n % 50 <> 0, 'bench:1', 'spark'
+    FROM (
+        SELECT n, n % $3 AS u,
+            CASE WHEN n % 10 < 6 THEN 'watch' WHEN n % 10 < 8 THEN 'click'
+                 ELSE 'comment' END AS kind,
+            1 + ((n % $3) * 7 + n % 23) % $4 AS movie,
+            $5::timestamptz - (n % ($6 * 86400)) * interval '1 second' AS at
+        FROM generate_series($1::bigint, $2::bigint) AS n
+    ) g
+"""
+LOAD_CATALOGUE = """
+    INSERT INTO dim_genre (genre_id, name) SELECT g, 'Genre ' || g FROM generate_series(1, $2) g;
+    INSERT INTO dim_movie (movie_id, title, release_year, poster_path, genres, is_placeholder,
+        source_flag)
+    SELECT m, 'Movie ' || m, 1950 + m % 75, '/p' || m || '.jpg',
+        'Genre ' || (1 + m % $2) || ', Genre ' || (1 + (m * 7) % $2), false, 'tmdb'
+    FROM generate_series(1, $1) m;
+    INSERT INTO movie_genre (movie_id, genre_id)
+    SELECT m, 1 + m % $2 FROM generate_series(1, $1) m
+    UNION SELECT m, 1 + (m * 7) % $2 FROM generate_series(1, $1) m;
+"""
+LOAD_SESSIONS = """
+    INSERT INTO dim_session (session_id, user_id, session_start, session_end, duration_seconds,
+        event_count, watch_count, click_count, comment_count, movies_watched, watch_seconds,
+        rules_version, source_flag)
+    SELECT 'bench-user-' || u || ':' || d, 'bench-user-' || u,
+        $2::timestamptz - d * interval '1 day', $2::timestamptz - d * interval '1 day'
+        + interval '40 minutes', 2400, 12, 8, 3, 1, 2, 3600, 'bench:1', 'spark'
+    FROM generate_series(0, $1 - 1) u, generate_series(0, 29, 3) d
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+
+
+def scratch_url(database_url: str, name: str) -> str:
+    return urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+
+
+async def administer(settings: Settings, statement: str) -> None:
+    """CREATE or DROP DATABASE, which no transaction may hold."""
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def load(url: str, facts: int, users: int, now: datetime) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        for statement in LOAD_CATALOGUE.strip().split(";\n"):
+            await connection.execute(statement.strip().rstrip(";"), MOVIES, GENRES)
+        for start in range(0, facts, CHUNK):
+            last = min(facts, start + CHUNK) - 1
+            await connection.execute(LOAD_FACTS, start, last, users, MOVIES, now, DAYS)
+            print(f"  facts: {last + 1:,} of {facts:,}", file=sys.stderr, flush=True)
+        await connection.execute(LOAD_SESSIONS, users, now)
+        await connection.execute("ANALYZE")
+    finally:
+        await connection.close()
+
+
+def lua_rotating(paths: list[str]) -> str:
+    listed = ", ".join(f'"{path}"' for path in paths)
+    return (
+        f"local paths = {{{listed}}}\nlocal n = 0\n"
+        "request = function()\n  n = n % #paths + 1\n"
+        '  return wrk.format("GET", paths[n])\nend\n'
+    )
+
+
+def run_wrk(base_url: str, paths: list[str], seconds: int, connections: int) -> Load:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua_rotating(paths))
+    command_line = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
+                    "-s", script.name, base_url]  # fmt: skip
+    try:
+        output = subprocess.run(command_line, capture_output=True, text=True, check=True).stdout
+    finally:
+        Path(script.name).unlink()
+    if re.search(r"Non-2xx or 3xx responses: (\d+)", output):
+        raise RuntimeError(f"wrk saw errors:\n{output}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    return Load(rate, percentile(output, "50%"), percentile(output, "99%"))
+
+
+def percentile(output: str, which: str) -> float:
+    value, unit = re.search(rf"{which}\s+([\d.]+)(us|ms|s)", output).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def endpoint_paths(users: int, today: datetime) -> dict[str, list[str]]:
+    week = f"since={(today - timedelta(days=6)).date()}&until={today.date()}"
+    month = f"since={(today - timedelta(days=29)).date()}&until={today.date()}"
+    return {
+        "GET /health": ["/health"],
+        "GET /api/top_movies": [
+            "/api/top_movies", f"/api/top_movies?{month}&metric=watch_seconds",
+            "/api/top_movies?metric=avg_rating&genre=Genre%203",
+            f"/api/top_movies?{week}&genre=7&limit=50",
+        ],
+        "GET /api/user_stats/{id}": [
+            f"/api/user_stats/bench-user-{(n * 7919) % users}?{month}" for n in range(200)
+        ],
+        "GET /api/emotion_trends": [
+            "/api/emotion_trends", f"/api/emotion_trends?{month}&granularity=week",
+            f"/api/emotion_trends?{month}&movie_id=17", "/api/emotion_trends?genre=Genre%205",
+        ],
+    }  # fmt: skip
+
+
+async def merge_rate(url: str, batches: int, per_batch: int, with_rollups: bool) -> float:
+    """Events/s of the Spark batch merge over fresh incoming batches."""
+    connection = await asyncpg.connect(url)
+    stream = f"bench-{uuid.uuid4().hex[:8]}"
+    trigger = "ENABLE" if with_rollups else "DISABLE"
+    try:
+        await connection.execute(
+            f"ALTER TABLE fact_user_event {trigger} TRIGGER fact_user_event_rollups"
+        )
+        elapsed = 0.0
+        for batch in range(batches):
+            await connection.execute(
+                "INSERT INTO spark_incoming_facts SELECT $1, $2, f.* FROM fact_user_event f "
+                "TABLESAMPLE SYSTEM (1) LIMIT $3", stream, batch, per_batch,
+            )  # fmt: skip
+            await connection.execute(
+                "UPDATE spark_incoming_facts SET event_id = gen_random_uuid()::text "
+                "WHERE stream = $1 AND batch_id = $2", stream, batch,
+            )  # fmt: skip
+            started = time.perf_counter()
+            await merge_facts(connection, stream, batch, 1800)
+            elapsed += time.perf_counter() - started
+        return batches * per_batch / elapsed
+    finally:
+        await connection.execute(
+            "ALTER TABLE fact_user_event ENABLE TRIGGER fact_user_event_rollups"
+        )
+        await connection.close()
+
+
+def settings_for(url: str) -> Settings:
+    return Settings(_env_file=None, database_url=url)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--facts", type=int, default=10_000_000)
+    parser.add_argument("--users", type=int, default=50_000)
+    parser.add_argument("--seconds", type=int, default=10, help="of load per endpoint")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--keep", action="store_true", help="leave the scratch database")
+    parser.add_argument("--reuse", help="a scratch database a --keep run left")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: `apt-get install wrk` (Debian's package)")
+    settings = Settings(_env_file=None)
+    name = args.reuse or f"bench_serving_{uuid.uuid4().hex[:8]}"
+    url = scratch_url(settings.database_url, name)
+    now = datetime.now(UTC).replace(microsecond=0)
+    if not args.reuse:
+        await administer(settings, f'CREATE DATABASE "{name}"')
+        print(f"scratch database {name}", file=sys.stderr)
+    try:
+        if not args.reuse:
+            command.upgrade(alembic_config(settings_for(url).sqlalchemy_database_url), "head")
+            started = time.perf_counter()
+            await load(url, args.facts, args.users, now)
+            print(f"loaded {args.facts:,} facts in {time.perf_counter() - started:.0f}s",
+                  file=sys.stderr)  # fmt: skip
+        results = {
+            "on": await measure(url, args, now, cache_size="2048"),
+            "off": await measure(url, args, now, cache_size="0"),
+        }
+        with_rollups = await merge_rate(url, 10, 5_000, with_rollups=True)
+        without = await merge_rate(url, 10, 5_000, with_rollups=False)
+    finally:
+        if not args.keep:
+            await administer(settings, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print_tables(args, results, with_rollups, without)
+
+
+async def measure(
+    url: str, args: argparse.Namespace, now: datetime, cache_size: str
+) -> dict[str, Load]:
+    """Every endpoint, then /health, on one service process."""
+    port = free_port()
+    env = {"DATABASE_URL": url, "API_PORT": str(port), "RUN_CONSUMERS": "false",
+           "RUN_SCHEDULER": "false", "LOG_LEVEL": "WARNING",
+           "SERVING_ANSWER_CACHE_SIZE": cache_size}  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    results: dict[str, Load] = {}
+    with BackgroundProcess("service", python_module("app"), env) as service:
+        async with httpx.AsyncClient(base_url=base) as client:
+            await wait_until_healthy(client, service)
+        for what, paths in endpoint_paths(args.users, now).items():
+            run_wrk(base, paths, 2, args.connections)  # warm the pool (and the cache, if on)
+            results[what] = run_wrk(base, paths, args.seconds, args.connections)
+    return results
+
+
+def print_tables(
+    args: argparse.Namespace, results: dict[str, dict[str, Load]], merged: float, bare: float
+) -> None:
+    print(f"\nServing, {args.facts:,} facts, wrk -t2 -c{args.connections} -d{args.seconds}s\n")
+    print("| what | answer cache | req/s | p50 ms | p99 ms | ratio to /health |")
+    print("|---|---|---:|---:|---:|---:|")
+    for cache, rows in results.items():
+        health = rows["GET /health"].requests_per_second
+        for what, load_ in rows.items():
+            print(f"| {what} | {cache} | {load_.requests_per_second:,.0f} | {load_.p50_ms:.2f} "
+                  f"| {load_.p99_ms:.2f} | {load_.requests_per_second / health:.2f} |")  # fmt: skip
+    print("\nSpark batch merge, 10 batches of 5,000 facts\n")
+    print("| what | events/s | ratio |")
+    print("|---|---:|---:|")
+    print(f"| merge without the rollup trigger (baseline) | {bare:,.0f} | 1.00 |")
+    print(f"| merge with the rollup trigger | {merged:,.0f} | {merged / bare:.2f} |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
