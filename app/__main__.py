@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import uvicorn
-
 from app.config import get_settings
 from app.logs import configure_logging
-from app.main import create_app
+from app.server import serve
 
 
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.api_host,
-        port=settings.api_port,
-        log_config=None,
-        access_log=False,
-    )
+    serve(settings)
 
 
 if __name__ == "__main__":

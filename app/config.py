@@ -45,6 +45,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_max_connections: int = Field(default=2048, ge=1)  # beyond: 503 at once
+    api_header_timeout_seconds: float = Field(default=10.0, gt=0)  # then the connection closes
+    api_body_timeout_seconds: float = Field(default=30.0, gt=0)  # then 408
     log_level: str = "INFO"
 
     tmdb_api_url: str = "https://api.themoviedb.org/3"
@@ -56,6 +59,7 @@ class Settings(BaseSettings):
     tmdb_full_sync_cron: str = "0 3 * * *"  # daily: popular and recent movies, placeholders
     tmdb_changes_sync_cron: str = "17 * * * *"  # hourly: TMDB's changes feed
     run_scheduler: bool = True  # run the scheduled jobs inside the service process
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)  # then running jobs are stopped
 
     spark_checkpoint_dir: str = "/var/tmp/movie-pipeline-stack/spark-checkpoint"
     spark_master: str = "local[2]"
@@ -78,11 +82,13 @@ class Settings(BaseSettings):
     fallback_max_lookback_seconds: int = Field(default=86_400, ge=1)  # bounds a first run
 
     readiness_timeout_seconds: float = Field(default=3.0, gt=0)
+    readiness_refresh_seconds: float = Field(default=2.0, gt=0)  # /ready is at most this old
 
     # Ingest limits: refused with 413/422, never a 500.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_inflated_bytes: int = Field(default=4_194_304, ge=1024)
     max_batch_events: int = Field(default=500, ge=1)
+    max_json_values: int = Field(default=100_000, ge=100)  # bounds the parse of one body
     publish_timeout_seconds: float = Field(default=5.0, gt=0)
     cors_origins: str = ""  # comma-separated origins allowed to POST /events from a browser
 

@@ -1,8 +1,13 @@
-"""Structured JSON logs on stderr, one object per line."""
+"""Structured JSON logs on stderr, one object per line, with secrets masked.
+
+Secrets can reach a log line from libraries we do not control (httpx logs every request URL,
+and a TMDB v3 key travels in the query string), so every line is masked as it is written.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
@@ -14,6 +19,21 @@ _STANDARD_ATTRIBUTES = set(logging.makeLogRecord({}).__dict__) | {
     "asctime",
     "color_message",
 }
+SECRET_PATTERNS = (
+    re.compile(r"(?i)(api_key=)[^&\s\"']+"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(?i)(password=)[^&\s\"']+"),
+    re.compile(r"(://[^:/@\s\"']+:)[^@\s\"']+(?=@)"),  # a password in a URL
+)
+MASK = "********"
+# Libraries that log every request at INFO: their detail is noise, and may hold credentials.
+CHATTY_LOGGERS = ("httpx", "httpcore")
+
+
+def mask_secrets(text: str) -> str:
+    for pattern in SECRET_PATTERNS:
+        text = pattern.sub(lambda match: f"{match.group(1)}{MASK}", text)
+    return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,10 +52,12 @@ class JsonFormatter(logging.Formatter):
         )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        return mask_secrets(orjson.dumps(entry, default=str).decode())
 
 
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))

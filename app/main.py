@@ -15,6 +15,7 @@ from app.config import Settings, get_settings
 from app.consumers.groups import GROUPS, build_runner
 from app.consumers.supervisor import ConsumerSupervisor
 from app.ingest.request_body import IngestError
+from app.ops.readiness import ReadinessMonitor
 from app.scheduler import Scheduler
 from app.serving.cache import AnswerCache
 from app.serving.params import BadParameter
@@ -28,6 +29,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with resources or build_resources(settings) as built:
             app.state.resources = built
+            app.state.readiness = ReadinessMonitor(built, settings.readiness_refresh_seconds)
+            app.state.readiness.start()
             consumers = ConsumerSupervisor(
                 [build_runner(group, built) for group in GROUPS] if settings.run_consumers else []
             )
@@ -38,8 +41,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             try:
                 yield
             finally:
-                await scheduler.stop()
+                await scheduler.stop(settings.shutdown_grace_seconds)
                 await consumers.stop()
+                await app.state.readiness.stop()
 
     app = FastAPI(
         title="Movie pipeline",

@@ -35,3 +35,14 @@ FALLBACK_RUNS = Counter("fallback_runs_total", "pandas fallback runs started", [
 DEAD_LETTERS = Counter(
     "dead_letters_total", "Messages sent to the dead-letter topic", ["group", "reason"]
 )
+EVENT_ID_CONFLICTS = Counter(
+    "event_id_conflicts_total", "Events whose id was already staged with other content"
+)
+REBALANCES = Counter("consumer_rebalances_total", "Partitions revoked from a consumer", ["group"])
+SPARK_RESTARTS = Counter("spark_restarts_total", "Spark stream restarts after a failure")
+SPARK_CHECKPOINT_RESETS = Gauge(
+    "spark_checkpoint_resets", "Times the Spark stream's checkpoint was found started afresh"
+)
+SPARK_OFFSET_GAPS = Gauge(
+    "spark_offset_gaps", "Ranges of Kafka offsets lost to retention before Spark read them"
+)

@@ -95,8 +95,14 @@ class RunningJobs:
         await asyncio.shield(task)  # the scheduler's shutdown cancels its own task, not this
 
     async def finish(self, grace_seconds: float) -> None:
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=grace_seconds)
+        """Let runs end within the grace time; interrupt the others, which record it."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=grace_seconds)
 
 
 class Scheduler:
@@ -107,7 +113,7 @@ class Scheduler:
     def start(self) -> None:
         self._scheduler.start()  # inside the running loop, as AsyncIOScheduler needs
 
-    async def stop(self, grace_seconds: float = 10.0) -> None:
+    async def stop(self, grace_seconds: float) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         await self.running_jobs.finish(grace_seconds)
@@ -148,7 +154,12 @@ async def claim_and_run(
         async with postgres.connection() as connection:
             claimed = await claim_slot(connection, job.job_id, slot, claimant)
         if claimed:
-            await job.action(slot)
+            try:
+                await job.action(slot)
+            except asyncio.CancelledError:
+                # Interrupted: the slot goes back, so a process that comes up can still run it.
+                await asyncio.shield(release_slot(postgres, job.job_id, slot))
+                raise
     except Exception:
         # A failed run is recorded by the job itself; the scheduler must keep going.
         log.exception("scheduled job failed", extra={"job": job.job_id, "slot": slot.isoformat()})
@@ -166,3 +177,10 @@ async def claim_slot(
         claimed_by,
     )
     return bool(claimed)
+
+
+async def release_slot(postgres: PostgresPool, job_id: str, slot: datetime) -> None:
+    async with postgres.connection() as connection:
+        await connection.execute(
+            "DELETE FROM scheduler_slots WHERE job_id = $1 AND slot_at = $2", job_id, slot
+        )

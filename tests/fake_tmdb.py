@@ -11,6 +11,7 @@ or as a fixture: `with FakeTmdb() as tmdb: yield tmdb`.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import math
@@ -116,6 +117,7 @@ class FakeTmdb(ServedTwin):
         self.rate_limit_next = 0
         self.retry_after_seconds: int | None = 1
         self.fail_next_with_500 = 0
+        self.delay_seconds = 0.0  # before every answer: a slow TMDB
         self.popular_ids: list[int] = sorted(
             self.movies, key=lambda movie_id: -self.movies[movie_id].get("popularity", 0)
         )
@@ -144,6 +146,8 @@ class FakeTmdb(ServedTwin):
             return sum(1 for path, _ in self.requests if movie_id_in(path) is not None)
 
     async def _handle(self, request: Request) -> JSONResponse:
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         path, query = request.url.path, dict(request.query_params)
         with self.lock:
             self.requests.append((path, query))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from typing import Any
@@ -56,11 +57,17 @@ class IngestResult(BaseModel):
 async def ingest_events(request: Request, resources: ResourcesDep) -> IngestResult:
     settings = resources.settings
     check_media_type(request.headers.get("content-type"))
-    body = await read_limited(request.stream(), settings.max_body_bytes)
+    try:
+        async with asyncio.timeout(settings.api_body_timeout_seconds):
+            body = await read_limited(request.stream(), settings.max_body_bytes)
+    except TimeoutError:
+        raise IngestError(
+            408, "body", f"not received within {settings.api_body_timeout_seconds:g}s"
+        ) from None
     body = decode_content(
         body, request.headers.get("content-encoding"), settings.max_inflated_bytes
     )
-    candidates = parse_events(body, settings.max_batch_events)
+    candidates = parse_events(body, settings.max_batch_events, settings.max_json_values)
 
     # JSON can carry NUL only as an escape: without one, no event needs walking for it.
     may_hold_nul = b"\\u0000" in body

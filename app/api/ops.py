@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from app.api.deps import ResourcesDep
-from app.bootstrap import Resources
-from app.model.health import measure_spark_lag
-from app.ops.probes import probe_all
+from app.config import Settings
+from app.model.health import SparkLag
+from app.ops.readiness import ReadinessMonitor, public_detail
 
 router = APIRouter(tags=["operations"])
 
@@ -34,6 +32,8 @@ class SparkState(BaseModel):
     lag_messages: int
     last_batch_at: datetime | None
     lagging: bool
+    checkpoint_resets: int
+    offset_gaps: int
 
 
 class Readiness(BaseModel):
@@ -48,31 +48,30 @@ async def health() -> Health:
 
 
 @router.get("/ready", responses={503: {"model": Readiness, "description": "A dependency is down"}})
-async def ready(resources: ResourcesDep, response: Response) -> Readiness:
-    results = await probe_all(resources)
-    all_up = all(result.ok for result in results)
-    response.status_code = 200 if all_up else 503
+async def ready(request: Request, response: Response) -> Readiness:
+    """From the probes' last round, at most a few seconds old."""
+    monitor: ReadinessMonitor = request.app.state.readiness
+    latest = await monitor.latest()
+    settings = request.app.state.resources.settings
+    response.status_code = 200 if latest.ready else 503
     return Readiness(
-        status="ready" if all_up else "unavailable",
+        status="ready" if latest.ready else "unavailable",
         dependencies={
-            result.name: DependencyState(state="up" if result.ok else "down", detail=result.detail)
-            for result in results
+            result.name: DependencyState(
+                state="up" if result.ok else "down", detail=public_detail(result)
+            )
+            for result in latest.probes
         },
-        spark=await spark_state(resources) if all_up else None,
+        spark=spark_state(latest.spark, settings) if latest.spark else None,
     )
 
 
-async def spark_state(resources: Resources) -> SparkState | None:
-    settings = resources.settings
-    try:
-        async with asyncio.timeout(settings.readiness_timeout_seconds):
-            lag = await measure_spark_lag(resources.postgres, settings)
-    except Exception:  # detail only: readiness was decided by the probes above
-        return None
+def spark_state(lag: SparkLag, settings: Settings) -> SparkState:
     lagging = lag.is_lagging(settings.spark_lag_threshold_messages, settings.spark_stale_seconds)
     return SparkState(
-        lag_messages=lag.lag_messages, last_batch_at=lag.last_batch_at, lagging=lagging
-    )
+        lag_messages=lag.lag_messages, last_batch_at=lag.last_batch_at, lagging=lagging,
+        checkpoint_resets=lag.checkpoint_resets, offset_gaps=lag.offset_gaps,
+    )  # fmt: skip
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

@@ -131,12 +131,13 @@ async def cached_answer(request: Request, resources: Resources, compute: Compute
             caching = {"ETag": etag, "Cache-Control": f"max-age={settings.serving_cache_seconds}"}
             if etag_matches(request.headers.get("if-none-match"), etag):
                 return Response(status_code=304, headers=caching)
-            body = cache.get(etag)
-            if body is None:
+
+            async def computed() -> bytes:
                 async with resources.postgres.connection() as connection:
                     answer = await compute(connection, as_of)
-                body = answer.model_dump_json().encode()
-                cache.put(etag, body)
+                return answer.model_dump_json().encode()
+
+            body = await cache.answer(etag, computed)
     except stats.UnknownUser as error:
         return problem(404, "unknown-user", "Unknown user", f"no facts of user {error}", "user_id")
     except (StoreUnavailable, TimeoutError, asyncpg.PostgresError, OSError):

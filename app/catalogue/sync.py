@@ -4,6 +4,7 @@ topic, and record the run in tmdb_sync_runs (the changes feed keeps its checkpoi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -37,6 +38,14 @@ async def sync_catalogue(
             counts = await publish(connection, source, publisher, plan.movie_ids, progress)
             if plan.changes_checkpoint is not None:
                 await queries.write_checkpoint(connection, "changes", plan.changes_checkpoint)
+        except asyncio.CancelledError:  # the process is stopping: say so, and stop
+            await asyncio.shield(
+                queries.finish_run(
+                    connection, run_id, status="interrupted", fetched=0, changed=0, gone=0,
+                    error="the process stopped before the sync ended",
+                )
+            )  # fmt: skip
+            raise
         except Exception as error:
             await queries.finish_run(
                 connection, run_id, status="failed", fetched=0, changed=0, gone=0, error=str(error)

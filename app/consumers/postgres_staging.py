@@ -2,17 +2,23 @@
 
 A batch is COPied straight into the tables in one transaction. When some of its events are
 already there (a batch redelivered after a crash), it goes through session temp tables and
-`INSERT ... ON CONFLICT DO NOTHING` instead. A batch PostgreSQL refuses is split in halves until
-the refused events are found alone.
+`INSERT ... ON CONFLICT DO NOTHING` instead; on that path, a copy whose event_id is staged with
+other content (another event reusing the id) is recorded in event_id_conflicts. A batch
+PostgreSQL refuses is split in halves until the refused events are found alone.
 """
 
 from __future__ import annotations
+
+import logging
 
 import asyncpg
 
 from app.consumers.records import DecodedEvent
 from app.consumers.staging_rows import COMMENT_COLUMNS, USER_LOG_COLUMNS, comment_row, user_log_row
 from app.db.postgres import ROW_ERRORS, PostgresPool
+from app.metrics import EVENT_ID_CONFLICTS
+
+log = logging.getLogger(__name__)
 
 TEMP_TABLES = """
     CREATE TEMP TABLE IF NOT EXISTS incoming_user_logs
@@ -37,6 +43,18 @@ INSERT_PLACEHOLDER_MOVIES = """
     ON CONFLICT (movie_id) DO NOTHING
 """
 MOVIE_ID = USER_LOG_COLUMNS.index("movie_id")
+# Copies whose id is staged with other content (what the client made, not when it arrived).
+CONTENT = "(x.event_type, x.user_id, x.session_id, x.movie_id, x.occurred_at, x.payload)"
+RECORD_CONFLICTS = f"""
+    INSERT INTO event_id_conflicts (event_id, content_hash, event_type, user_id, session_id,
+        movie_id, occurred_at, received_at, payload, kafka_topic, kafka_partition, kafka_offset)
+    SELECT x.event_id, md5({CONTENT}::text), x.event_type, x.user_id, x.session_id, x.movie_id,
+        x.occurred_at, x.received_at, x.payload, x.kafka_topic, x.kafka_partition, x.kafka_offset
+    FROM incoming_user_logs x JOIN stg_user_logs s USING (event_id)
+    WHERE {CONTENT.replace("x.", "s.")} IS DISTINCT FROM {CONTENT}
+    ON CONFLICT DO NOTHING
+    RETURNING event_id::text
+"""
 INSERT_USER_LOGS = _upsert("stg_user_logs", USER_LOG_COLUMNS)
 INSERT_COMMENTS = _upsert("stg_comments", COMMENT_COLUMNS)
 
@@ -83,9 +101,19 @@ class PostgresStagingSink:
                     connection, "incoming_user_logs", "incoming_comments", user_logs, comments
                 )
                 await connection.execute(INSERT_USER_LOGS)
+                report_conflicts(await connection.fetch(RECORD_CONFLICTS))
                 if comments:
                     await connection.execute(INSERT_COMMENTS)
                 await connection.execute(INSERT_PLACEHOLDER_MOVIES, movie_ids)
+
+
+def report_conflicts(rows: list[asyncpg.Record]) -> None:
+    if rows:
+        EVENT_ID_CONFLICTS.inc(len(rows))
+        log.warning(
+            "event ids reused with other content; the first copy is kept",
+            extra={"event_ids": [row["event_id"] for row in rows[:20]], "count": len(rows)},
+        )
 
 
 async def copy_rows(

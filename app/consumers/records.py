@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import orjson
 
-from jobs.stored_event import EVENT_TYPES, REQUIRED_EVENT_FIELDS
+from app.consumers.field_checks import FieldError, check_field, check_storable
+from jobs.stored_event import CONTEXT_FIELDS, EVENT_FIELDS, EVENT_TYPES, PAYLOAD_FIELDS
 
 
 class UndecodableRecord(ValueError):
@@ -45,6 +45,7 @@ class DecodedEvent:
 
 
 def decode_event(source: SourceRecord) -> DecodedEvent:
+    """The stored event in a record, checked field by field against its definition."""
     if source.value is None:
         raise UndecodableRecord("empty value")
     try:
@@ -53,15 +54,22 @@ def decode_event(source: SourceRecord) -> DecodedEvent:
         raise UndecodableRecord(f"not JSON: {error}") from None
     if not isinstance(event, dict):
         raise UndecodableRecord("not a JSON object")
-    for field in REQUIRED_EVENT_FIELDS:  # each of them travels as text
-        if not isinstance(event.get(field), str):
-            raise UndecodableRecord(f"{field} is missing or not a string")
+    if event.get("event_type") not in EVENT_TYPES:
+        raise UndecodableRecord(f"unknown event_type {str(event.get('event_type'))[:64]!r}")
     try:
-        event["event_id"] = str(uuid.UUID(event["event_id"]))
-        datetime.fromisoformat(event["occurred_at"])
-        datetime.fromisoformat(event["received_at"])
-    except ValueError as error:
-        raise UndecodableRecord(f"malformed field: {error}") from None
-    if event["event_type"] not in EVENT_TYPES:
-        raise UndecodableRecord(f"unknown event_type {event['event_type']!r}")
+        for field in EVENT_FIELDS:
+            check_field(field, event.get(field.name), field.name)
+        for parent, fields in (
+            ("context", CONTEXT_FIELDS),
+            ("payload", PAYLOAD_FIELDS[event["event_type"]]),
+        ):
+            part = event.get(parent) or {}
+            for field in fields:
+                check_field(
+                    replace(field, required=False), part.get(field.name), f"{parent}.{field.name}"
+                )
+        check_storable(event)
+    except FieldError as error:
+        raise UndecodableRecord(str(error)) from None
+    event["event_id"] = str(uuid.UUID(event["event_id"]))
     return DecodedEvent(source, event)

@@ -14,14 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from app.consumers.dead_letter import dead_letter_message
 from app.consumers.records import Decoded, SourceRecord, UndecodableRecord, decode_event
 from app.consumers.sink import Sink
 from app.db.errors import StoreUnavailable
-from app.metrics import CONSUMER_LAG, DEAD_LETTERS, ROWS_WRITTEN, STORE_RETRIES
+from app.metrics import CONSUMER_LAG, DEAD_LETTERS, REBALANCES, ROWS_WRITTEN, STORE_RETRIES
 from app.producers.kafka import OutgoingMessage, Publisher, PublishUnavailable
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,29 @@ class RunnerConfig:
     batch_size: int = 500
     poll_timeout_ms: int = 500
     max_backoff_seconds: float = 10.0
+
+
+class RebalanceLog(ConsumerRebalanceListener):
+    """Says when partitions come and go. Offsets are committed right after each write, so a
+    revocation leaves nothing to commit; a batch written while its partitions moved is
+    written again by their new owner, idempotently."""
+
+    def __init__(self, group_id: str) -> None:
+        self.group_id = group_id
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if revoked:
+            REBALANCES.labels(self.group_id).inc()
+            log.info(
+                "partitions revoked",
+                extra={"group": self.group_id, "partitions": sorted(map(str, revoked))},
+            )
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info(
+            "partitions assigned",
+            extra={"group": self.group_id, "partitions": sorted(map(str, assigned))},
+        )
 
 
 class ConsumerRunner:
@@ -77,13 +100,13 @@ class ConsumerRunner:
 
     async def _new_consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
-            *self.config.topics,
             bootstrap_servers=self.config.bootstrap_servers,
             group_id=self.config.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.config.batch_size,
         )
+        consumer.subscribe(self.config.topics, listener=RebalanceLog(self.config.group_id))
         try:
             await consumer.start()
         except BaseException:
@@ -156,10 +179,18 @@ class ConsumerRunner:
     async def _commit(
         self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[ConsumerRecord]]
     ) -> None:
-        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
+        assigned = consumer.assignment()
+        offsets = {
+            tp: records[-1].offset + 1
+            for tp, records in batches.items()
+            if records and tp in assigned
+        }
+        if not offsets:
+            log.warning("the batch's partitions moved before its commit; their owner re-reads it")
+            return
         try:
             await consumer.commit(offsets)
-        except CommitFailedError as error:
+        except (CommitFailedError, IllegalStateError) as error:
             # A rebalance took the partitions away; their new owner re-reads the batch, and
             # the writes are idempotent, so nothing is lost or doubled.
             log.warning("commit failed after a rebalance", extra={"error": str(error)})
@@ -169,7 +200,10 @@ class ConsumerRunner:
             highwater = consumer.highwater(tp)
             if highwater is None:
                 continue
-            position = await consumer.position(tp)
+            try:
+                position = await consumer.position(tp)
+            except IllegalStateError:  # revoked meanwhile
+                continue
             CONSUMER_LAG.labels(self.config.group_id, tp.topic, str(tp.partition)).set(
                 max(0, highwater - position)
             )

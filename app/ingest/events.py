@@ -134,10 +134,18 @@ class AcceptedEvent:
         return self.event["user_id"]
 
 
+MAX_FIELD_CHARS, MAX_REASON_CHARS = 200, 300  # an answer never echoes a body back whole
+
+
 class EventRejected(ValueError):
     def __init__(self, field: str, reason: str, kind: str) -> None:
+        field, reason = bounded(field, MAX_FIELD_CHARS), bounded(reason, MAX_REASON_CHARS)
         super().__init__(f"{field}: {reason}")
         self.field, self.reason, self.kind = field, reason, kind
+
+
+def bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def validate_event(
@@ -154,8 +162,6 @@ def validate_event(
     if not isinstance(raw, dict):
         raise EventRejected("", "an event must be a JSON object", "not_an_object")
     raw = {key: value for key, value in raw.items() if key != "received_at"}
-    if may_hold_nul:
-        reject_nul_characters(raw, "")
     envelope = _validated(EventEnvelope, raw, "")
     payload = _validated(PAYLOAD_MODELS[envelope.event_type], envelope.payload, "payload")
     if envelope.event_type in ("watch", "comment") and envelope.movie_id is None:
@@ -173,7 +179,7 @@ def validate_event(
     context = envelope.context.model_dump(mode="json", exclude_none=True)
     if user_agent:
         context["user_agent"] = user_agent.replace("\x00", "")[: limits.max_user_agent_length]
-    return {
+    stored = {
         "event_id": str(envelope.event_id or uuid7()),
         "event_type": envelope.event_type,
         "user_id": envelope.user_id,
@@ -185,13 +191,14 @@ def validate_event(
         "context": context,
         "payload": payload.model_dump(mode="json", exclude_none=True),
     }
+    if may_hold_nul:
+        # After validation: the stored form is small and bounded, whatever the body held.
+        reject_nul_characters(stored, "")
+    return stored
 
 
 def reject_nul_characters(value: object, path: str) -> None:
-    """PostgreSQL text refuses NUL, so no string of ours may carry one.
-
-    Walks with its own stack: JSON may nest deeper than Python's recursion limit.
-    """
+    """PostgreSQL text refuses NUL, so no string of ours may carry one."""
     pending = [(value, path)]
     while pending:
         item, where = pending.pop()

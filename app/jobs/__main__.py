@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
+from collections.abc import Callable
 
 from app.bootstrap import build_resources
 from app.config import get_settings
@@ -33,8 +35,16 @@ COMMANDS = {
 
 
 async def run_command(args: argparse.Namespace) -> int:
+    # SIGTERM stops a command as Ctrl-C does, so a run records that it was interrupted.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, current_task_cancel())
     async with build_resources(get_settings()) as resources:
         return await COMMANDS[args.command].run(args, resources)
+
+
+def current_task_cancel() -> Callable[[], object]:
+    task = asyncio.current_task()
+    assert task is not None
+    return task.cancel
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         module.add_arguments(commands.add_parser(name, help=module.__doc__))
     args = parser.parse_args(argv)
     configure_logging(get_settings().log_level)
-    return asyncio.run(run_command(args))
+    try:
+        return asyncio.run(run_command(args))
+    except asyncio.CancelledError:
+        return 128 + signal.SIGTERM
 
 
 if __name__ == "__main__":

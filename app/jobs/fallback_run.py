@@ -26,8 +26,8 @@ async def run(args: argparse.Namespace, resources: Resources) -> int:
         max_lookback=timedelta(seconds=settings.fallback_max_lookback_seconds),
     )
     outcome = await run_fallback(
-        resources.postgres, resources.rules, policy, settings.spark_checkpoint_dir,
-        datetime.now(UTC), since=args.since, until=args.until,
+        resources.postgres, resources.rules, policy, datetime.now(UTC),
+        since=args.since, until=args.until,
         trigger="auto" if args.auto else "manual", dry_run=args.dry_run,
         progress=ProgressLine("events"),
     )  # fmt: skip

@@ -8,7 +8,7 @@ import asyncio
 import logging
 
 from app.bootstrap import Resources
-from app.model.spark_stream import stream_config
+from app.model.spark_stream import stream_config, supervise
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,5 +22,5 @@ async def run(args: argparse.Namespace, resources: Resources) -> int:
 
     logging.getLogger("py4j").setLevel(logging.WARNING)  # a line per call to the JVM otherwise
     config = stream_config(resources.settings, args.available_now)
-    await asyncio.to_thread(run_stream, config, resources.rules)
+    await asyncio.to_thread(supervise, run_stream, config, resources.rules)
     return 0

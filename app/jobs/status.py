@@ -20,6 +20,12 @@ async def run(_args: argparse.Namespace, resources: Resources) -> int:
         f"spark lag: {status.lag.lag_messages} messages; last batch: "
         f"{'never' if since is None else f'{since:.0f}s ago'}"
     )
+    if status.lag.checkpoint_resets or status.lag.offset_gaps:
+        print(
+            f"  LOSSES: {status.lag.checkpoint_resets} checkpoint reset(s), "
+            f"{status.lag.offset_gaps} offset gap(s) lost to Kafka retention "
+            "(see spark_checkpoint_resets, spark_offset_gaps)"
+        )
     for batch in status.batches:
         print(
             f"  batch {batch['batch_id']}: {batch['events']} events "

@@ -1,12 +1,13 @@
 """The pandas fallback as a use case: which range to rebuild, then a recorded run over it.
 
-The range policy is pure: an operator's bounds win; otherwise an automatic run starts where
-Spark or an earlier fallback stopped (bounded by the lookback) and ends a settle time before
-now, so staging has caught up with what Kafka acknowledged.
+The range policy is pure: an operator's bounds win; otherwise an automatic run starts at the
+first staged event neither Spark nor an earlier fallback holds (within the lookback) and ends a
+settle time before now, so staging has caught up with what Kafka acknowledged.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,8 +49,8 @@ def fallback_range(
 ) -> ReceiveRange | None:
     """The received_at range to rebuild; None when it is empty.
 
-    `covered_until` is where Spark or a fallback stopped, or the first staged event when
-    neither has run; None when nothing is staged.
+    `covered_until` is the receipt of the first staged event the model and the fallback lack;
+    None when they lack none.
     """
     if since is None and covered_until is not None:
         since = max(covered_until, now - policy.max_lookback)
@@ -63,7 +64,6 @@ async def run_fallback(
     postgres: PostgresPool,
     rules: Rules,
     policy: FallbackPolicy,
-    stream: str,
     now: datetime,
     *,
     since: datetime | None = None,
@@ -73,7 +73,7 @@ async def run_fallback(
     progress: Progress = lambda done, total: None,
 ) -> FallbackOutcome:
     async with postgres.connection() as connection:
-        covered_until = await queries.fallback_start_point(connection, stream)
+        covered_until = await queries.first_uncovered(connection, now - policy.max_lookback)
         chosen = fallback_range(now, covered_until, policy, since, until)
         if chosen is None:
             return FallbackOutcome(None)
@@ -85,6 +85,12 @@ async def run_fallback(
             result = await build_fallback(
                 connection, rules, chosen.since, chosen.until, progress=progress
             )
+        except asyncio.CancelledError:  # the process is stopping: say so, and stop
+            note = "the process stopped before the run ended"
+            await asyncio.shield(
+                queries.finish_fallback_run(connection, run_id, "interrupted", error=note)
+            )
+            raise
         except Exception as error:
             await queries.finish_fallback_run(connection, run_id, "failed", error=str(error))
             raise

@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 
 from app.config import USER_TOPICS, FallbackMode, Settings
 from app.db.postgres import PostgresPool
-from app.metrics import FALLBACK_RUNS, SPARK_LAG, SPARK_LAST_BATCH_AGE
+from app.metrics import (
+    FALLBACK_RUNS,
+    SPARK_CHECKPOINT_RESETS,
+    SPARK_LAG,
+    SPARK_LAST_BATCH_AGE,
+    SPARK_OFFSET_GAPS,
+)
 from app.model import queries
 from app.producers.kafka_admin import end_offsets
 
@@ -30,6 +36,8 @@ class SparkLag:
     lag_messages: int
     last_batch_at: datetime | None
     measured_at: datetime
+    checkpoint_resets: int = 0  # the stream's checkpoint started afresh
+    offset_gaps: int = 0  # offsets Kafka had lost before Spark read them
 
     @property
     def seconds_since_batch(self) -> float | None:
@@ -50,9 +58,14 @@ async def measure_spark_lag(postgres: PostgresPool, settings: Settings) -> Spark
         # The service's stream is the one at the configured checkpoint; replays run elsewhere.
         done = await queries.spark_offsets(connection, settings.spark_checkpoint_dir)
         last = await queries.last_spark_batch(connection, settings.spark_checkpoint_dir)
+        resets, gaps = await queries.spark_losses(connection, settings.spark_checkpoint_dir)
     lag = sum(max(0, end - done.get(partition, 0)) for partition, end in ends.items())
-    measured = SparkLag(lag, last["processed_at"] if last else None, datetime.now(UTC))
+    measured = SparkLag(
+        lag, last["processed_at"] if last else None, datetime.now(UTC), resets, gaps
+    )
     SPARK_LAG.set(lag)
+    SPARK_CHECKPOINT_RESETS.set(resets)
+    SPARK_OFFSET_GAPS.set(gaps)
     if measured.seconds_since_batch is not None:
         SPARK_LAST_BATCH_AGE.set(measured.seconds_since_batch)
     return measured
@@ -69,4 +82,9 @@ async def check_spark_health(postgres: PostgresPool, settings: Settings) -> bool
     log.warning("Spark lags; running the pandas fallback", extra={"lag": lag.lag_messages})
     FALLBACK_RUNS.labels("auto").inc()
     process = await asyncio.create_subprocess_exec(*AUTO_FALLBACK_COMMAND)
-    return await process.wait() == 0
+    try:
+        return await process.wait() == 0
+    except asyncio.CancelledError:  # stopping: the run records itself as interrupted, no orphan
+        process.terminate()
+        await asyncio.shield(process.wait())
+        raise

@@ -39,14 +39,15 @@ async def last_spark_batch(connection: asyncpg.Connection, stream: str) -> async
     )
 
 
-async def fallback_start_point(connection: asyncpg.Connection, stream: str) -> datetime | None:
-    """Where a new automatic fallback range starts: after what Spark or a fallback covered."""
+async def first_uncovered(connection: asyncpg.Connection, since: datetime) -> datetime | None:
+    """The earliest receipt, from `since`, of a staged event that neither the model nor the
+    fallback holds. Not a time either of them reached: a partition that lags, or an event
+    staged late, leaves events behind such a time."""
     return await connection.fetchval(
-        "SELECT greatest("
-        "  (SELECT max(max_received_at) FROM spark_batches WHERE stream = $1),"
-        "  (SELECT max(range_end) FROM fallback_runs WHERE status = 'succeeded'),"
-        "  (SELECT min(received_at) FROM stg_user_logs))",
-        stream,
+        "SELECT min(s.received_at) FROM stg_user_logs s WHERE s.received_at >= $1"
+        " AND NOT EXISTS (SELECT 1 FROM fact_user_event f WHERE f.event_id = s.event_id)"
+        " AND NOT EXISTS (SELECT 1 FROM fact_user_event_fallback b WHERE b.event_id = s.event_id)",
+        since,
     )
 
 
@@ -137,3 +138,13 @@ async def recent_fallback_runs(connection: asyncpg.Connection, limit: int) -> li
         "FROM fallback_runs ORDER BY run_id DESC LIMIT $1",
         limit,
     )
+
+
+async def spark_losses(connection: asyncpg.Connection, stream: str) -> tuple[int, int]:
+    """Checkpoint resets and offset gaps recorded for the stream."""
+    row = await connection.fetchrow(
+        "SELECT (SELECT count(*) FROM spark_checkpoint_resets WHERE stream = $1) AS resets, "
+        "(SELECT count(*) FROM spark_offset_gaps WHERE stream = $1) AS gaps",
+        stream,
+    )
+    return row["resets"], row["gaps"]

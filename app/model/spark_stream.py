@@ -1,10 +1,20 @@
-"""The Spark stream's plain configuration, from Settings: the engine in jobs/ reads no settings."""
+"""The Spark stream as the service runs it: its plain configuration from Settings (the engine
+in jobs/ reads no settings), and a supervisor that restarts it after a failure."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+
 from app.config import USER_TOPICS, Settings
+from app.metrics import SPARK_RESTARTS
+from jobs.rules import Rules
 from jobs.spark.session import SparkConfig
 from jobs.spark.stream import StreamConfig
+
+log = logging.getLogger(__name__)
+RunStream = Callable[[StreamConfig, Rules], None]
 
 
 def spark_config(settings: Settings) -> SparkConfig:
@@ -32,3 +42,29 @@ def stream_config(settings: Settings, available_now: bool) -> StreamConfig:
 
 def split_list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def supervise(
+    run: RunStream,
+    config: StreamConfig,
+    rules: Rules,
+    max_backoff_seconds: float = 60.0,
+    healthy_after_seconds: float = 300.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Run the stream until it ends on its own (a drain with --available-now); after a failure
+    (one batch's error stops a Spark query) start it again from its checkpoint, with backoff.
+    The checkpoint and the idempotent writes make a restart safe."""
+    backoff = 1.0
+    while True:
+        started = time.monotonic()
+        try:
+            run(config, rules)
+            return
+        except Exception:  # any failure of the query; its cause goes to the log
+            SPARK_RESTARTS.inc()
+            if time.monotonic() - started > healthy_after_seconds:
+                backoff = 1.0
+            log.exception("the Spark stream failed; restarting", extra={"in_seconds": backoff})
+        sleep(backoff)
+        backoff = min(backoff * 2, max_backoff_seconds)

@@ -9,6 +9,7 @@ query.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ class AnswerCache:
         self._max_answers = max_answers
         self._max_age = max_age_seconds
         self._answers: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._computing: dict[str, asyncio.Future[bytes]] = {}
         self._as_of: datetime | None = None
         self._as_of_expires = 0.0
 
@@ -37,6 +39,33 @@ class AnswerCache:
             self._as_of = await read()
             self._as_of_expires = now + min(AS_OF_SECONDS, self._max_age)
         return self._as_of
+
+    async def answer(self, key: str, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        """The kept answer, or one computation of it shared by every request that asks for it
+        meanwhile: a burst of the same query costs PostgreSQL one query, not one each."""
+        if not self.keeps_answers:
+            return await compute()
+        kept = self.get(key)
+        if kept is not None:
+            return kept
+        if (pending := self._computing.get(key)) is not None:
+            return await asyncio.shield(pending)
+        pending = asyncio.get_running_loop().create_future()
+        self._computing[key] = pending
+        try:
+            answer = await compute()
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
+        except BaseException as error:
+            pending.set_exception(error)
+            pending.exception()  # retrieved: no one may be waiting
+            raise
+        finally:
+            del self._computing[key]
+        pending.set_result(answer)
+        self.put(key, answer)
+        return answer
 
     def get(self, key: str) -> bytes | None:
         kept = self._answers.get(key)
@@ -49,8 +78,12 @@ class AnswerCache:
         self._answers.move_to_end(key)
         return answer
 
+    @property
+    def keeps_answers(self) -> bool:
+        return self._max_answers > 0 and self._max_age > 0
+
     def put(self, key: str, answer: bytes) -> None:
-        if self._max_answers == 0 or self._max_age == 0:
+        if not self.keeps_answers:
             return
         self._answers[key] = (self._clock() + self._max_age, answer)
         self._answers.move_to_end(key)

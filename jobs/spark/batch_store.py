@@ -82,13 +82,7 @@ async def merge_facts(
 ) -> tuple[int, datetime | None]:
     """Insert the batch's facts once per event and fix from where each of its users' sessions
     are rebuilt; returns the batch's events and latest receipt."""
-    select = FACT_NAMES.replace("event_id", "event_id::uuid", 1)
-    await connection.execute(
-        f"INSERT INTO fact_user_event ({FACT_NAMES}) SELECT {select} FROM spark_incoming_facts "
-        "WHERE stream = $1 AND batch_id = $2 ON CONFLICT (event_id) DO NOTHING",
-        stream,
-        batch_id,
-    )
+    await insert_facts_once(connection, stream, batch_id)
     await connection.execute(SESSION_BOUNDS, stream, batch_id, inactivity_gap_seconds)
     row = await connection.fetchrow(
         "SELECT count(*) AS events, max(received_at) AS latest FROM spark_incoming_facts "
@@ -99,15 +93,53 @@ async def merge_facts(
     return row["events"], row["latest"]
 
 
+async def insert_facts_once(connection: asyncpg.Connection, stream: str, batch_id: int) -> None:
+    """The batch's facts not yet in fact_user_event; the rollups count them in the same
+    statement (a trigger), so a replayed batch counts nothing."""
+    select = FACT_NAMES.replace("event_id", "event_id::uuid", 1)
+    await connection.execute(
+        f"INSERT INTO fact_user_event ({FACT_NAMES}) SELECT {select} FROM spark_incoming_facts "
+        "WHERE stream = $1 AND batch_id = $2 ON CONFLICT (event_id) DO NOTHING",
+        stream,
+        batch_id,
+    )
+
+
+RECORD_GAP = """
+    INSERT INTO spark_offset_gaps (stream, topic, kafka_partition, missing_from, missing_until)
+    SELECT stream, topic, kafka_partition, next_offset, $4 FROM spark_offsets
+    WHERE stream = $1 AND topic = $2 AND kafka_partition = $3 AND next_offset < $4
+"""
+
+
+async def forget_batches_of_a_new_checkpoint(connection: asyncpg.Connection, stream: str) -> int:
+    """A checkpoint that starts afresh numbers its batches from 0 again: the records of the
+    old ones would make the new ones look done. Forget them, and say so."""
+    async with connection.transaction():
+        forgotten = await connection.fetchval(
+            "WITH gone AS (DELETE FROM spark_batches WHERE stream = $1 RETURNING 1) "
+            "SELECT count(*) FROM gone",
+            stream,
+        )
+        if forgotten:
+            await connection.execute(
+                "INSERT INTO spark_checkpoint_resets (stream, batches_forgotten) VALUES ($1, $2)",
+                stream,
+                forgotten,
+            )
+    return forgotten
+
+
 async def commit_batch(
     connection: asyncpg.Connection,
     stream: str,
     batch_id: int,
-    offsets: dict[tuple[str, int], int],
+    offsets: dict[tuple[str, int], tuple[int, int]],
     events: int,
     unparsed: int,
     max_received_at: datetime | None,
 ) -> None:
+    """`offsets`: per partition, the batch's first offset and the next one to read."""
     async with connection.transaction():
         await connection.execute(
             "DELETE FROM dim_session s USING spark_session_bounds b "
@@ -122,12 +154,17 @@ async def commit_batch(
             stream,
             batch_id,
         )
+        # Where a batch starts past where the last one ended, Kafka had lost the records between.
+        await connection.executemany(
+            RECORD_GAP,
+            [(stream, topic, part, first) for (topic, part), (first, _) in offsets.items()],
+        )
         await connection.executemany(
             "INSERT INTO spark_offsets (stream, topic, kafka_partition, next_offset) "
             "VALUES ($1, $2, $3, $4) ON CONFLICT (stream, topic, kafka_partition) DO UPDATE SET "
             "next_offset = greatest(spark_offsets.next_offset, EXCLUDED.next_offset), "
             "updated_at = now()",
-            [(stream, topic, part, offset) for (topic, part), offset in offsets.items()],
+            [(stream, topic, part, next_) for (topic, part), (_, next_) in offsets.items()],
         )
         await connection.execute(
             "INSERT INTO spark_batches (stream, batch_id, events, unparsed, max_received_at) "

@@ -8,7 +8,9 @@ the health check, in PostgreSQL.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -24,6 +26,8 @@ from jobs.spark.transforms import (
     parse_records,
     stored_events,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class FactBatchWriter:
         partitions = (
             records.groupBy("topic", "partition")
             .agg(
+                F.min("offset").alias("first_offset"),
                 (F.max("offset") + 1).alias("next_offset"),
                 F.count("parse_error").alias("unparsed"),  # counts the non-null errors
             )
@@ -68,7 +73,10 @@ class FactBatchWriter:
         )
         if not partitions:
             return
-        offsets = {(row["topic"], row["partition"]): row["next_offset"] for row in partitions}
+        offsets = {
+            (row["topic"], row["partition"]): (row["first_offset"], row["next_offset"])
+            for row in partitions
+        }
         unparsed = sum(row["unparsed"] for row in partitions)
         store.run_with_connection(
             self.dsn, lambda c: store.clear_incoming(c, self.stream, batch_id)
@@ -110,7 +118,27 @@ class FactBatchWriter:
         return self.spark.read.format("jdbc").options(**self.jdbc, query=query).load()
 
 
+def has_committed_batches(checkpoint_dir: str) -> bool | None:
+    """Whether a local checkpoint holds committed batches; None where it is not a local path
+    (a cluster's HDFS or object store), which this check leaves alone."""
+    if "://" in checkpoint_dir and not checkpoint_dir.startswith("file://"):
+        return None
+    commits = Path(checkpoint_dir.removeprefix("file://")) / "commits"
+    return commits.is_dir() and any(entry.name.isdigit() for entry in commits.iterdir())
+
+
 def run_stream(config: StreamConfig, rules: Rules) -> None:
+    if has_committed_batches(config.checkpoint_dir) is False:
+        forgotten = store.run_with_connection(
+            config.database_url,
+            lambda c: store.forget_batches_of_a_new_checkpoint(c, config.checkpoint_dir),
+        )
+        if forgotten:
+            log.error(
+                "the checkpoint starts afresh where %d batches were recorded: a checkpoint "
+                "reset; their records are forgotten so no new batch is skipped",
+                forgotten,
+            )
     spark = build_spark_session("movie-facts", config.spark)
     source = (
         spark.readStream.format("kafka")

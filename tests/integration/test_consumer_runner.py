@@ -4,14 +4,17 @@ the dead-letter topic with its reason and origin, and never blocks the partition
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import asyncpg
 import orjson
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.bootstrap import build_resources
+from app.consumers.groups import GROUPS
 from app.consumers.postgres_staging import PostgresStagingSink
 from app.consumers.runner import ConsumerRunner, RunnerConfig
 from tests.event_factory import new_event
@@ -29,6 +32,16 @@ async def create_topics(settings, *names: str) -> None:
         await admin.create_topics([NewTopic(name, 1, 1) for name in names])
     finally:
         await admin.close()
+
+
+async def produce(settings, topic: str, values: list[bytes], key: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
 
 
 async def read_all(settings, topic: str, expected: int) -> list:
@@ -60,13 +73,7 @@ async def test_refused_records_are_dead_lettered_and_the_rest_staged(settings, p
         orjson.dumps({"event_id": "not-a-uuid"}),
         orjson.dumps(stored(good_last)),
     ]
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send_and_wait(source, value, key=user.encode())
-    finally:
-        await producer.stop()
+    await produce(settings, source, values, user.encode())
 
     group = f"staging-{unique}"
     config = RunnerConfig(settings.kafka_bootstrap_servers, group, (source,), dead, batch_size=10)
@@ -115,10 +122,118 @@ async def wait_for_staged(pg: asyncpg.Connection, event_ids: list[str]) -> int:
             await asyncio.sleep(0.2)
 
 
-async def committed_offset(settings, group: str, topic: str) -> int | None:
+async def committed_offset(settings, group: str, topic: str, partition: int = 0) -> int | None:
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group)
     await consumer.start()
     try:
-        return await consumer.committed(TopicPartition(topic, 0))
+        return await consumer.committed(TopicPartition(topic, partition))
     finally:
         await consumer.stop()
+
+
+def poison_values(user: str) -> list[bytes]:
+    """Records that decode as JSON but no store could hold as they are."""
+    comment = stored(new_event("comment", user))
+    return [
+        orjson.dumps({**comment, "payload": {"text": "x", "rating": "high"}}),
+        orjson.dumps({**comment, "payload": {"text": "x", "parent_event_id": "nope"}}),
+        json.dumps({**comment, "movie_id": 2**64 - 1}).encode(),
+    ]
+
+
+@pytest.mark.parametrize("group_id", ["postgres-staging", "mongo-backup"])
+async def test_poison_records_are_dead_lettered_by_every_sink_and_the_group_moves_on(
+    settings, pg, unique, group_id
+):
+    source, dead = f"in_{unique}", f"dead_{unique}"
+    await create_topics(settings, source, dead)
+    user = f"u-{unique}"
+    good = new_event("click", user)
+    values = [*poison_values(user), orjson.dumps(stored(good))]
+    await produce(settings, source, values, user.encode())
+
+    group = f"{group_id}-{unique}"
+    config = RunnerConfig(settings.kafka_bootstrap_servers, group, (source,), dead, batch_size=10)
+    async with build_resources(settings) as resources:
+        runner = ConsumerRunner(config, GROUPS[group_id].sink(resources), resources.publisher)
+        task = asyncio.create_task(runner.run())
+        try:
+            letters = await read_all(settings, dead, expected=3)
+            async with asyncio.timeout(30):
+                while True:
+                    if await committed_offset(settings, group, source) == len(values):
+                        break
+                    await asyncio.sleep(0.2)
+        finally:
+            runner.stop()
+            await task  # a crash would surface here
+    reasons = sorted(dict(record.headers)["dead_letter.reason"].decode() for record in letters)
+    assert all(reason.startswith("undecodable") for reason in reasons), reasons
+    assert any("rating" in r for r in reasons) and any("parent_event_id" in r for r in reasons)
+    assert any("movie_id" in r for r in reasons)
+
+
+class SlowFirstWrite:
+    """The staging sink, but its first write is slow, as during a store outage: the group
+    rebalances meanwhile."""
+
+    def __init__(self, sink: PostgresStagingSink, seconds: float) -> None:
+        self.name, self._sink, self._seconds = sink.name, sink, seconds
+        self.writes = 0
+
+    async def write(self, events: list) -> dict[int, str]:
+        self.writes += 1
+        if self.writes == 1:
+            await asyncio.sleep(self._seconds)
+        return await self._sink.write(events)
+
+
+async def test_a_rebalance_during_a_write_does_not_crash_the_consumer(settings, pg, unique):
+    source, dead = f"in_{unique}", f"dead_{unique}"
+    await create_topics(settings, dead)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(source, 2, 1)])
+    finally:
+        await admin.close()
+    events = [new_event("click", f"u-{unique}-{n}") for n in range(20)]
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        for n, event in enumerate(events):
+            await producer.send_and_wait(source, orjson.dumps(stored(event)), partition=n % 2)
+    finally:
+        await producer.stop()
+
+    group = f"rebalanced-{unique}"
+    config = RunnerConfig(settings.kafka_bootstrap_servers, group, (source,), dead)
+    async with build_resources(settings) as resources:
+        slow = SlowFirstWrite(PostgresStagingSink(resources.postgres), seconds=6)
+        first = ConsumerRunner(config, slow, resources.publisher)
+        second = ConsumerRunner(
+            config, PostgresStagingSink(resources.postgres), resources.publisher
+        )
+        tasks = [asyncio.create_task(first.run())]
+        try:
+            async with asyncio.timeout(30):
+                while True:
+                    if slow.writes:
+                        break
+                    await asyncio.sleep(0.1)
+            tasks.append(asyncio.create_task(second.run()))  # joins while the first writes
+            async with asyncio.timeout(60):
+                while True:
+                    assert not any(task.done() for task in tasks), [t.exception() for t in tasks]
+                    committed = [
+                        await committed_offset(settings, group, source, partition)
+                        for partition in (0, 1)
+                    ]
+                    if committed == [10, 10]:
+                        break
+                    await asyncio.sleep(0.3)
+        finally:
+            first.stop()
+            second.stop()
+            await asyncio.gather(*tasks)  # a crash would surface here
+    assert await wait_for_staged(pg, [event["event_id"] for event in events]) == len(events)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from app.config import Settings
@@ -35,3 +37,39 @@ async def test_health_needs_no_dependency():
         response = await client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "alive"}
+
+
+async def test_a_down_dependency_is_named_without_its_address(settings):
+    elsewhere = settings.model_copy(update={"database_url": "postgresql://movies@127.0.0.1:9/x"})
+    response = await get_ready(elsewhere)
+    assert response.status_code == 503
+    assert "127.0.0.1" not in response.text and ":9" not in response.text
+    assert response.json()["dependencies"]["postgres"]["detail"] == "refused or failed"
+
+
+async def test_a_flood_of_ready_calls_costs_postgres_no_more_connections(settings, pg):
+    quiet = settings.model_copy(update={"run_consumers": False, "run_scheduler": False})
+    app = create_app(quiet)
+    transport = httpx.ASGITransport(app=app)
+    backends = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    before = await pg.fetchval(backends)
+    peak = before
+
+    async def watch(stop: asyncio.Event) -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, await pg.fetchval(backends))
+            await asyncio.sleep(0.01)
+
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch(stop))
+        for _ in range(3):
+            answers = await asyncio.gather(*(client.get("/ready") for _ in range(200)))
+            assert {answer.status_code for answer in answers} == {200}
+        stop.set()
+        await watcher
+    assert peak - before <= 2, f"{peak - before} more PostgreSQL backends during the flood"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+
+import pytest
 
 from app.serving.cache import AnswerCache
 
@@ -44,3 +47,31 @@ async def test_a_size_or_age_of_zero_keeps_nothing():
     for cache in (AnswerCache(0, 5), AnswerCache(10, 0)):
         cache.put("a", b"1")
         assert cache.get("a") is None
+
+
+async def test_one_computation_serves_a_burst_of_the_same_question():
+    cache, computations = AnswerCache(10, 5), []
+    release = asyncio.Event()
+
+    async def compute() -> bytes:
+        computations.append(1)
+        await release.wait()
+        return b"answer"
+
+    waiting = [asyncio.create_task(cache.answer("q", compute)) for _ in range(20)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*waiting) == [b"answer"] * 20
+    assert computations == [1]
+    assert await cache.answer("q", compute) == b"answer" and computations == [1]
+
+
+async def test_a_failed_computation_fails_its_waiters_and_is_not_kept():
+    cache = AnswerCache(10, 5)
+
+    async def fail() -> bytes:
+        raise RuntimeError("store away")
+
+    with pytest.raises(RuntimeError):
+        await cache.answer("q", fail)
+    assert cache.get("q") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator
@@ -10,12 +11,15 @@ from collections.abc import AsyncIterator
 import pytest
 
 from app.ingest.request_body import (
+    MAX_GZIP_MEMBERS,
     IngestError,
     check_media_type,
     decode_content,
     parse_events,
     read_limited,
 )
+
+VALUES = 100_000  # the default bound on JSON values
 
 
 class CountingStream:
@@ -154,21 +158,21 @@ def test_gzip_bomb_is_refused_with_413_without_inflating_it(gzip_bomb: bytes) ->
 
 
 def test_single_event_object_becomes_a_list_of_one() -> None:
-    assert parse_events(b'{"event_type": "click"}', 10) == [{"event_type": "click"}]
+    assert parse_events(b'{"event_type": "click"}', 10, VALUES) == [{"event_type": "click"}]
 
 
 def test_array_of_events_is_returned_as_is() -> None:
-    assert parse_events(b'[{"a": 1}, {"b": 2}, 3]', 10) == [{"a": 1}, {"b": 2}, 3]
+    assert parse_events(b'[{"a": 1}, {"b": 2}, 3]', 10, VALUES) == [{"a": 1}, {"b": 2}, 3]
 
 
 def test_events_wrapper_object_is_unwrapped() -> None:
-    assert parse_events(b'{"events": [{"a": 1}, {"b": 2}]}', 10) == [{"a": 1}, {"b": 2}]
+    assert parse_events(b'{"events": [{"a": 1}, {"b": 2}]}', 10, VALUES) == [{"a": 1}, {"b": 2}]
 
 
 def test_object_with_events_and_event_type_is_a_single_event() -> None:
     # An event may well carry a stray `events` key; it is validated (and refused) as an event.
     document = b'{"event_type": "click", "events": []}'
-    assert parse_events(document, 10) == [{"event_type": "click", "events": []}]
+    assert parse_events(document, 10, VALUES) == [{"event_type": "click", "events": []}]
 
 
 @pytest.mark.parametrize(
@@ -188,15 +192,15 @@ def test_object_with_events_and_event_type_is_a_single_event() -> None:
 )
 def test_wrong_document_shapes_are_refused_with_422(body: bytes, field: str) -> None:
     with pytest.raises(IngestError) as caught:
-        parse_events(body, 10)
+        parse_events(body, 10, VALUES)
     assert refusal(caught) == (422, field)
 
 
 def test_batch_at_the_limit_is_accepted_and_one_more_is_413() -> None:
-    assert len(parse_events(b"[" + b",".join([b"{}"] * 3) + b"]", 3)) == 3
+    assert len(parse_events(b"[" + b",".join([b"{}"] * 3) + b"]", 3, VALUES)) == 3
 
     with pytest.raises(IngestError) as caught:
-        parse_events(b'{"events": [{}, {}, {}, {}]}', 3)
+        parse_events(b'{"events": [{}, {}, {}, {}]}', 3, VALUES)
     assert refusal(caught) == (413, "events")
 
 
@@ -214,12 +218,12 @@ def test_batch_at_the_limit_is_accepted_and_one_more_is_413() -> None:
         pytest.param(b'{"position_seconds": NaN}', id="nan"),
         pytest.param(b'{"position_seconds": Infinity}', id="infinity"),
         pytest.param(b'{"position_seconds": 1e400}', id="overflows-to-infinity"),
-        pytest.param(b"[" * 5000 + b"]" * 5000, id="deeply-nested"),
+        pytest.param(b"[" * 5000 + b"]" * 5000, id="deeply-nested"),  # within VALUES
     ],
 )
 def test_invalid_json_is_refused_with_400(body: bytes) -> None:
     with pytest.raises(IngestError) as caught:
-        parse_events(body, 10)
+        parse_events(body, 10, VALUES)
     assert refusal(caught) == (400, "body")
 
 
@@ -233,3 +237,37 @@ def test_gzip_members_together_over_the_limit_are_refused() -> None:
     with pytest.raises(IngestError) as error:
         decode_content(body, "gzip", 1024)
     assert error.value.status_code == 413
+
+
+def test_a_body_of_too_many_json_values_is_refused_before_parsing() -> None:
+    body = b"[" + b"[]," * 1_300_000 + b"[]]"  # 4 MB: a long parse, then a 413 anyway
+    started = time.perf_counter()
+    with pytest.raises(IngestError) as caught:
+        parse_events(body, 500, VALUES)
+    assert refusal(caught) == (413, "body")
+    assert time.perf_counter() - started < 0.05
+
+
+def test_a_batch_of_rich_events_is_well_within_the_values_bound() -> None:
+    event = (
+        b'{"event_type": "comment", "user_id": "u", "movie_id": 550, "occurred_at": "x",'
+        b' "context": {"page": "/m", "locale": "en", "device": "d"},'
+        b' "payload": {"text": "' + b"Good, long, and, comma, rich; " * 30 + b'", "rating": 7}}'
+    )
+    assert len(parse_events(b"[" + b",".join([event] * 500) + b"]", 500, VALUES)) == 500
+
+
+def test_too_many_gzip_members_are_refused() -> None:
+    body = gzip.compress(b"") * (MAX_GZIP_MEMBERS + 1)
+    with pytest.raises(IngestError) as caught:
+        decode_content(body, "gzip", 1024)
+    assert refusal(caught) == (413, "body")
+
+
+def test_a_mebibyte_of_empty_gzip_members_is_refused_at_once() -> None:
+    empty = gzip.compress(b"")
+    body = empty * (1_048_576 // len(empty))
+    started = time.perf_counter()
+    with pytest.raises(IngestError):
+        decode_content(body, "gzip", 4_194_304)
+    assert time.perf_counter() - started < 0.05

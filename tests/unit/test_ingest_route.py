@@ -107,3 +107,31 @@ async def test_the_lifespan_closes_what_the_root_built(publisher):
     async with app.router.lifespan_context(app):
         assert not publisher.closed
     assert publisher.closed
+
+
+async def test_a_client_that_goes_away_mid_upload_gets_a_4xx_not_a_crash(publisher):
+    settings = Settings(_env_file=None, run_consumers=False, run_scheduler=False, **NOWHERE)
+    app = create_app(resources=build_resources(settings, publisher=publisher))
+    incoming = [
+        {"type": "http.request", "body": b'[{"event_type": "cli', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/events", "raw_path": b"/events", "query_string": b"",
+        "root_path": "", "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000), "state": {},
+    }  # fmt: skip
+    async with app.router.lifespan_context(app):
+        await app(scope, receive, send)
+    [start] = [message for message in sent if message["type"] == "http.response.start"]
+    assert start["status"] == 400
+    assert publisher.messages == []

@@ -1,0 +1,89 @@
+"""Readiness from cached probes: a flood of `/ready` calls costs the dependencies nothing.
+
+The probes run in the background at most once per interval (and once on demand, shared by
+every caller, before the first result exists). Public answers say up or down and why in a few
+words, never a host, a port or a driver's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from app.bootstrap import Resources
+from app.model.health import SparkLag, measure_spark_lag
+from app.ops.probes import ProbeResult, probe_all
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    probes: list[ProbeResult]
+    spark: SparkLag | None
+    measured_at: float
+
+    @property
+    def ready(self) -> bool:
+        return all(result.ok for result in self.probes)
+
+
+def public_detail(result: ProbeResult) -> str:
+    if result.ok:
+        return "answered"
+    if result.detail.startswith("no answer within"):
+        return result.detail
+    return "refused or failed"  # the driver's own words may name hosts and ports
+
+
+class ReadinessMonitor:
+    def __init__(self, resources: Resources, interval_seconds: float) -> None:
+        self._resources = resources
+        self._interval = interval_seconds
+        self._latest: Readiness | None = None
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._refresh_forever(), name="readiness")
+
+    async def stop(self) -> None:
+        """Bounded: a probe cancelled mid-handshake may take its client's time to close."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait(
+                {self._task}, timeout=self._resources.settings.readiness_timeout_seconds
+            )
+
+    async def latest(self) -> Readiness:
+        if self._latest is None:
+            await self.refresh()
+        assert self._latest is not None
+        return self._latest
+
+    async def refresh(self) -> None:
+        async with self._lock:  # callers waiting meanwhile share the one result
+            started = time.monotonic()
+            if self._latest is not None and started - self._latest.measured_at < self._interval:
+                return
+            probes = await probe_all(self._resources)
+            spark = await self._spark_lag() if all(result.ok for result in probes) else None
+            self._latest = Readiness(probes, spark, time.monotonic())
+
+    async def _spark_lag(self) -> SparkLag | None:
+        settings = self._resources.settings
+        try:
+            async with asyncio.timeout(settings.readiness_timeout_seconds):
+                return await measure_spark_lag(self._resources.postgres, settings)
+        except Exception:  # detail only: readiness was decided by the probes
+            return None
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except Exception:  # a probe bug must not end the monitoring
+                log.exception("readiness probes failed")
+            await asyncio.sleep(self._interval)

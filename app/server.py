@@ -1,0 +1,58 @@
+"""The service under uvicorn, with the limits a public endpoint needs: a bound on
+connections, a deadline for a request's headers, and a bounded graceful shutdown.
+
+uvicorn times out idle keep-alive connections only, so a client that sends its headers a
+byte at a time would hold a connection for ever; the protocol below closes it at the deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from app.config import Settings
+from app.main import create_app
+
+
+class DeadlineH11Protocol(H11Protocol):
+    """H11 whose connections must deliver a request's headers within `header_timeout`."""
+
+    header_timeout = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.cycle is not None:  # a request's headers arrived whole
+            self._header_deadline.cancel()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._header_deadline.cancel()
+        super().connection_lost(exc)
+
+    def _too_slow(self) -> None:
+        if self.cycle is None and not self.transport.is_closing():
+            self.transport.close()
+
+
+def serve(settings: Settings) -> None:
+    protocol = type(
+        "ConfiguredH11Protocol",
+        (DeadlineH11Protocol,),
+        {"header_timeout": settings.api_header_timeout_seconds},
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        http=protocol,
+        limit_concurrency=settings.api_max_connections,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
+        log_config=None,
+        access_log=False,
+    )
