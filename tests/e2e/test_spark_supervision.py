@@ -51,3 +51,26 @@ async def test_a_failing_stream_is_restarted(settings, tmp_path):
         finally:
             stream.kill()
             await stream.wait()
+
+
+async def test_sigterm_stops_the_spark_command(settings, tmp_path):
+    env = job_env(
+        SPARK_CHECKPOINT_DIR=str(tmp_path / "checkpoint"),
+        SPARK_STARTING_OFFSETS=await starting_offsets_now(settings),
+    )
+    stream = await asyncio.create_subprocess_exec(
+        *job_command("spark"), cwd=REPO_ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(60):  # until the stream has written its checkpoint
+            while not (tmp_path / "checkpoint" / "metadata").is_file():
+                assert stream.returncode is None
+                await asyncio.sleep(0.5)
+        stream.terminate()
+        async with asyncio.timeout(15):
+            await stream.wait()
+    finally:
+        if stream.returncode is None:
+            stream.kill()
+            await stream.wait()
