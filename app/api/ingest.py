@@ -69,13 +69,8 @@ async def ingest_events(request: Request, resources: ResourcesDep) -> IngestResu
     )
     candidates = parse_events(body, settings.max_batch_events, settings.max_json_values)
 
-    # JSON can carry NUL only as an escape: without one, no event needs walking for it.
-    may_hold_nul = b"\\u0000" in body
     validated = validate_all(
-        candidates,
-        EventLimits.from_rules(resources.rules),
-        request.headers.get("user-agent"),
-        may_hold_nul,
+        candidates, EventLimits.from_rules(resources.rules), request.headers.get("user-agent")
     )
     accepted, rejected = validated.accepted, validated.rejected
     result = IngestResult(

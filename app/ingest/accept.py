@@ -20,13 +20,13 @@ class Validated:
 
 
 def validate_all(
-    candidates: list[object], limits: EventLimits, user_agent: str | None, may_hold_nul: bool
+    candidates: list[object], limits: EventLimits, user_agent: str | None
 ) -> Validated:
     received_at = datetime.now(UTC)
     accepted, rejected = [], []
     for index, candidate in enumerate(candidates):
         try:
-            event = validate_event(candidate, received_at, user_agent, limits, may_hold_nul)
+            event = validate_event(candidate, received_at, user_agent, limits)
         except EventRejected as error:
             rejected.append(Rejection(index, error.field, error.reason, error.kind))
         else:

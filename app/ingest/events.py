@@ -153,12 +153,8 @@ def validate_event(
     received_at: datetime,
     user_agent: str | None,
     limits: EventLimits,
-    may_hold_nul: bool = True,
 ) -> dict[str, Any]:
-    """The stored form of one client event; raises EventRejected naming the field and reason.
-
-    `may_hold_nul=False` skips the NUL walk, for a body known to hold no `\\u0000` escape.
-    """
+    """The stored form of one client event; raises EventRejected naming the field and reason."""
     if not isinstance(raw, dict):
         raise EventRejected("", "an event must be a JSON object", "not_an_object")
     raw = {key: value for key, value in raw.items() if key != "received_at"}
@@ -191,9 +187,8 @@ def validate_event(
         "context": context,
         "payload": payload.model_dump(mode="json", exclude_none=True),
     }
-    if may_hold_nul:
-        # After validation: the stored form is small and bounded, whatever the body held.
-        reject_nul_characters(stored, "")
+    # After validation: the stored form is small and bounded, whatever the body held.
+    reject_nul_characters(stored, "")
     return stored
 
 
