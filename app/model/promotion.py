@@ -9,6 +9,7 @@ from datetime import datetime
 
 from app.db.postgres import PostgresPool
 from app.model import queries
+from jobs import session_locks
 from jobs.model_store import read_facts_of_users, replace_sessions
 from jobs.pandas.transforms import build_sessions
 from jobs.rules import Rules
@@ -38,6 +39,7 @@ async def promote(
             if not promoted:
                 return PromotionOutcome(0)
             users = sorted({row["user_id"] for row in promoted})
+            await session_locks.lock_for_transaction(connection, "dim_session", users)
             facts = await read_facts_of_users(connection, "fact_user_event", users)
             sessions = await replace_sessions(
                 connection, build_sessions(facts, rules), users, "dim_session", "pandas"

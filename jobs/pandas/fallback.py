@@ -11,6 +11,7 @@ from datetime import datetime
 import asyncpg
 import orjson
 
+from jobs import session_locks
 from jobs.model_store import insert_facts, read_facts_of_users, replace_sessions
 from jobs.pandas.events_frame import events_frame
 from jobs.pandas.transforms import build_facts, build_sessions
@@ -68,9 +69,11 @@ async def build_fallback(
     ordered = sorted(users)
     for start in range(0, len(ordered), user_chunk_size):
         user_ids = ordered[start : start + user_chunk_size]
-        user_facts = await read_facts_of_users(connection, FACTS, user_ids)
-        rebuilt = build_sessions(user_facts, rules)
-        sessions += await replace_sessions(connection, rebuilt, user_ids, SESSIONS, "pandas")
+        async with connection.transaction():
+            await session_locks.lock_for_transaction(connection, SESSIONS, user_ids)
+            user_facts = await read_facts_of_users(connection, FACTS, user_ids)
+            rebuilt = build_sessions(user_facts, rules)
+            sessions += await replace_sessions(connection, rebuilt, user_ids, SESSIONS, "pandas")
     return FallbackResult(events, new_facts, sessions)
 
 

@@ -2,7 +2,8 @@
 
 A batch's facts and sessions arrive in unlogged incoming tables (written by Spark's JDBC
 writer); they are merged here, and the batch is recorded in the same transaction as its
-sessions, so a replayed batch is recognised and skipped, and a half-done one is redone.
+sessions, so a replayed batch is recognised and skipped, and a half-done one is redone. The
+batch's users' session locks are held from before Spark reads their facts until that commit.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from types import TracebackType
 from typing import TypeVar
 
 import asyncpg
 
+from jobs import session_locks
 from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
 
 T = TypeVar("T")
@@ -49,17 +52,39 @@ SESSION_BOUNDS = """
 """
 
 
-def run_with_connection(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    """foreachBatch runs on a plain thread: give each step a loop and a connection of its own."""
+class DriverConnection:
+    """foreachBatch runs on a plain thread: a loop and a connection of its own, kept for a whole
+    batch, so the session locks it takes last from the read of the facts to the commit."""
 
-    async def session() -> T:
-        connection = await asyncpg.connect(dsn)
+    def __init__(self, dsn: str) -> None:
+        self._runner = asyncio.Runner()
         try:
-            return await work(connection)
-        finally:
-            await connection.close()
+            self._connection = self._runner.run(asyncpg.connect(dsn))
+        except BaseException:
+            self._runner.close()
+            raise
 
-    return asyncio.run(session())
+    def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        return self._runner.run(work(self._connection))
+
+    def __enter__(self) -> DriverConnection:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            self._runner.run(self._connection.close())  # also frees the session locks
+        finally:
+            self._runner.close()
+
+
+def run_with_connection(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    with DriverConnection(dsn) as connection:
+        return connection.run(work)
 
 
 async def is_committed(connection: asyncpg.Connection, stream: str, batch_id: int) -> bool:
@@ -80,9 +105,17 @@ async def clear_incoming(connection: asyncpg.Connection, stream: str, batch_id: 
 async def merge_facts(
     connection: asyncpg.Connection, stream: str, batch_id: int, inactivity_gap_seconds: int
 ) -> tuple[int, datetime | None]:
-    """Insert the batch's facts once per event and fix from where each of its users' sessions
-    are rebuilt; returns the batch's events and latest receipt."""
+    """Insert the batch's facts once per event, lock its users' sessions until `commit_batch`,
+    and fix from where each user's sessions are rebuilt; returns the batch's events and latest
+    receipt. The bounds are read under the locks, as another rebuild may just have moved them."""
     await insert_facts_once(connection, stream, batch_id)
+    users = await connection.fetchval(
+        "SELECT array_agg(DISTINCT user_id) FROM spark_incoming_facts "
+        "WHERE stream = $1 AND batch_id = $2",
+        stream,
+        batch_id,
+    )
+    await session_locks.lock_for_connection(connection, "dim_session", users or [])
     await connection.execute(SESSION_BOUNDS, stream, batch_id, inactivity_gap_seconds)
     row = await connection.fetchrow(
         "SELECT count(*) AS events, max(received_at) AS latest FROM spark_incoming_facts "
@@ -91,6 +124,19 @@ async def merge_facts(
         batch_id,
     )
     return row["events"], row["latest"]
+
+
+def facts_of_batch_users_query(stream: str, batch_id: int) -> str:
+    """What Spark reads to rebuild the batch's sessions: its users' facts from their bounds.
+    Spark's JDBC reader takes no parameters, hence the quoted literals."""
+    columns = ", ".join("f.event_id::text AS event_id" if c == "event_id" else f"f.{c}"
+                        for c in FACT_COLUMNS)  # fmt: skip
+    quoted = stream.replace("'", "''")
+    return (
+        f"SELECT {columns} FROM fact_user_event f JOIN spark_session_bounds b "
+        f"ON b.user_id = f.user_id AND b.stream = '{quoted}' AND b.batch_id = {batch_id:d} "
+        "WHERE f.occurred_at >= b.lower_bound"
+    )
 
 
 async def insert_facts_once(connection: asyncpg.Connection, stream: str, batch_id: int) -> None:
@@ -172,3 +218,4 @@ async def commit_batch(
             stream, batch_id, events, unparsed, max_received_at,
         )  # fmt: skip
         await clear_incoming(connection, stream, batch_id)
+    await session_locks.unlock_all(connection)

@@ -15,7 +15,6 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.model_columns import FACT_COLUMNS
 from jobs.rules import Rules
 from jobs.spark import batch_store as store
 from jobs.spark.session import SparkConfig, build_spark_session, jdbc_options
@@ -51,17 +50,16 @@ class FactBatchWriter:
         self.stream = config.checkpoint_dir
 
     def __call__(self, kafka_batch: DataFrame, batch_id: int) -> None:
-        if store.run_with_connection(
-            self.dsn, lambda c: store.is_committed(c, self.stream, batch_id)
-        ):
-            return  # a batch replayed after a restart: its writes are already in
-        records = parse_records(kafka_batch).persist()  # parsed once, read three times
-        try:
-            self._write(records, batch_id)
-        finally:
-            records.unpersist()
+        with store.DriverConnection(self.dsn) as db:
+            if db.run(lambda c: store.is_committed(c, self.stream, batch_id)):
+                return  # a batch replayed after a restart: its writes are already in
+            records = parse_records(kafka_batch).persist()  # parsed once, read three times
+            try:
+                self._write(db, records, batch_id)
+            finally:
+                records.unpersist()
 
-    def _write(self, records: DataFrame, batch_id: int) -> None:
+    def _write(self, db: store.DriverConnection, records: DataFrame, batch_id: int) -> None:
         partitions = (
             records.groupBy("topic", "partition")
             .agg(
@@ -78,24 +76,22 @@ class FactBatchWriter:
             for row in partitions
         }
         unparsed = sum(row["unparsed"] for row in partitions)
-        store.run_with_connection(
-            self.dsn, lambda c: store.clear_incoming(c, self.stream, batch_id)
-        )
+        db.run(lambda c: store.clear_incoming(c, self.stream, batch_id))
         facts = build_facts(dedupe_events(stored_events(records)), self.rules)
         self._append(facts, batch_id, "spark_incoming_facts")
-        events, latest = store.run_with_connection(
-            self.dsn,
-            lambda c: store.merge_facts(
-                c, self.stream, batch_id, self.rules.inactivity_gap_seconds
-            ),
+        events, latest = db.run(
+            lambda c: store.merge_facts(c, self.stream, batch_id, self.rules.inactivity_gap_seconds)
         )
-        self._append(build_sessions(self._facts_of_batch_users(batch_id), self.rules),
-                     batch_id, "spark_incoming_sessions")  # fmt: skip
-        store.run_with_connection(
-            self.dsn,
+        users_facts = (
+            self.spark.read.format("jdbc")
+            .options(**self.jdbc, query=store.facts_of_batch_users_query(self.stream, batch_id))
+            .load()
+        )
+        self._append(build_sessions(users_facts, self.rules), batch_id, "spark_incoming_sessions")
+        db.run(
             lambda c: store.commit_batch(
                 c, self.stream, batch_id, offsets, events, unparsed, latest
-            ),
+            )
         )
 
     def _append(self, frame: DataFrame, batch_id: int, table: str) -> None:
@@ -104,18 +100,6 @@ class FactBatchWriter:
         ).withColumn("source_flag", F.lit("spark")).write.format("jdbc").options(
             **self.jdbc, dbtable=table
         ).mode("append").save()
-
-    def _facts_of_batch_users(self, batch_id: int) -> DataFrame:
-        """The facts of the batch's users from where their sessions are rebuilt."""
-        columns = ", ".join("f.event_id::text AS event_id" if c == "event_id" else f"f.{c}"
-                            for c in FACT_COLUMNS)  # fmt: skip
-        stream = self.stream.replace("'", "''")
-        query = (
-            f"SELECT {columns} FROM fact_user_event f JOIN spark_session_bounds b "
-            f"ON b.user_id = f.user_id AND b.stream = '{stream}' AND b.batch_id = {batch_id:d} "
-            "WHERE f.occurred_at >= b.lower_bound"
-        )
-        return self.spark.read.format("jdbc").options(**self.jdbc, query=query).load()
 
 
 def has_committed_batches(checkpoint_dir: str) -> bool | None:
