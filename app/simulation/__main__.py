@@ -18,12 +18,15 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
 from app.config import get_settings
+from app.ingest.ids import uuid7
+from app.simulation.answer_log import TRANSPORT_ERROR, AnswerLog
 from app.simulation.traffic import DEFAULT_MOVIE_IDS, TrafficModel, generate_events
 
 MAX_IN_FLIGHT = 16  # overlapping requests keep the rate while Kafka acknowledges
@@ -39,8 +42,10 @@ class Tally:
     unavailable: int = 0  # 503 responses: Kafka did not acknowledge in time
     errors: int = 0  # requests that failed otherwise: transport errors, other statuses
 
-    def record(self, batch_size: int, response: httpx.Response) -> None:
+    def record(self, batch_size: int, response: httpx.Response) -> list[str]:
+        """Counts the answer; returns the ids of the events it accepted."""
         body = response.json() if response.status_code in (202, 422) else {}
+        accepted = [item["event_id"] for item in body.get("accepted", ())]
         if "accepted" in body:
             self.accepted += len(body["accepted"])
             self.rejected += len(body["rejected"])
@@ -50,6 +55,7 @@ class Tally:
             self.rejected += batch_size
         else:
             self.errors += 1
+        return accepted if response.status_code == 202 else []
 
     def summary(self, url: str, seed: int, seconds: float) -> str:
         return (
@@ -80,6 +86,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, help="replays the same traffic; random if unset")
     parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for /health")
+    parser.add_argument(
+        "--record", type=Path, help="append each request's answer and event ids, as JSON lines"
+    )
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.batch < 1 or args.users < 1 or args.duration < 0:
         parser.error("--rate, --batch and --users must be positive, --duration not negative")
@@ -107,15 +116,24 @@ async def wait_for_service(client: httpx.AsyncClient, seconds: float) -> None:
 
 
 async def post_batch(
-    client: httpx.AsyncClient, batch: list[dict[str, Any]], tally: Tally, slots: asyncio.Semaphore
+    client: httpx.AsyncClient,
+    batch: list[dict[str, Any]],
+    tally: Tally,
+    slots: asyncio.Semaphore,
+    answers: AnswerLog | None,
 ) -> None:
+    answer: int | str = TRANSPORT_ERROR
+    accepted: list[str] = []
     try:
         response = await client.post("/events", content=orjson.dumps(batch))
-        tally.record(len(batch), response)
+        answer = response.status_code
+        accepted = tally.record(len(batch), response)
     except (httpx.HTTPError, ValueError):  # ValueError: a body that is not JSON
         tally.errors += 1
     finally:
         slots.release()
+        if answers is not None:
+            answers.write(answer, [event["event_id"] for event in batch], accepted)
 
 
 async def simulate(args: argparse.Namespace, seed: int) -> tuple[Tally, float]:
@@ -125,6 +143,7 @@ async def simulate(args: argparse.Namespace, seed: int) -> tuple[Tally, float]:
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
     tally, slots = Tally(), asyncio.Semaphore(MAX_IN_FLIGHT)
+    answers = AnswerLog(args.record) if args.record else None
     headers = {"content-type": "application/json", "user-agent": USER_AGENT}
     async with httpx.AsyncClient(base_url=args.url, headers=headers, timeout=10) as client:
         await wait_for_service(client, args.wait)
@@ -133,14 +152,18 @@ async def simulate(args: argparse.Namespace, seed: int) -> tuple[Tally, float]:
         async with asyncio.TaskGroup() as requests:
             while not stopping.is_set() and time.monotonic() < deadline:
                 await slots.acquire()
-                batch = list(islice(events, args.batch))
+                # Ids minted here, as a browser tracker does, so what was answered can be
+                # matched with what the stores hold.
+                batch = [{**e, "event_id": str(uuid7())} for e in islice(events, args.batch)]
                 tally.requests, tally.sent = tally.requests + 1, tally.sent + len(batch)
-                requests.create_task(post_batch(client, batch, tally, slots))
+                requests.create_task(post_batch(client, batch, tally, slots, answers))
                 # A slow service lowers the rate; the simulator never bursts to catch up.
                 next_send = max(next_send + args.batch / args.rate, time.monotonic())
                 with contextlib.suppress(TimeoutError):
                     timeout = min(next_send, deadline) - time.monotonic()
                     await asyncio.wait_for(stopping.wait(), max(0.0, timeout))
+    if answers is not None:
+        answers.close()
     return tally, time.monotonic() - started
 
 
