@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test up down status env lint format migrate bench clean-stack
+.PHONY: run test test-tools up down status env lint format migrate bench clean-stack
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -34,9 +34,15 @@ run: up
 	$(PY) -m app
 
 ## test: the local stack, ruff and the whole test suite against the real services
-test: up
+test: up test-tools
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+## test-tools: what the fault tests use besides the stack: nftables, for network partitions
+test-tools:
+	@command -v nft >/dev/null || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -q --no-install-recommends nftables; }
 
 ## up: start the local services not yet running, wait for them, migrate, create topics
 up: $(STAMP)

@@ -19,9 +19,11 @@ JVM_OPTIONS = ["-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-Djava.awt.headless=true
 
 class Kafka(LocalService):
     name = "kafka"
+    host = "127.0.0.1"
     port = 9092
     controller_port = 9093
     ready_timeout_seconds = 90.0
+    launcher: tuple[str, ...] = ()  # a prefix for the broker's command, e.g. `ip netns exec`
 
     @property
     def libs(self) -> Path:
@@ -35,6 +37,10 @@ class Kafka(LocalService):
     def config_file(self) -> Path:
         return self.home / "server.properties"
 
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
     def prepare(self) -> None:
         require_tool("java", "a Java 17+ runtime (Debian: openjdk-17-jre-headless)")
         copy_runtime_jars(POM, self.libs, "Kafka's jars")
@@ -45,6 +51,7 @@ class Kafka(LocalService):
         self._format_storage()
         spawn(
             [
+                *self.launcher,
                 "java",
                 *JVM_OPTIONS,
                 *self._log_options(),
@@ -64,7 +71,7 @@ class Kafka(LocalService):
         return running_pid(self.pid_file)
 
     async def probe(self) -> str:
-        return await probe_kafka(f"127.0.0.1:{self.port}", timeout=3)
+        return await probe_kafka(f"{self.host}:{self.port}", timeout=3)
 
     def _write_config(self) -> None:
         template = string.Template(
@@ -72,7 +79,10 @@ class Kafka(LocalService):
         )
         self.config_file.write_text(
             template.substitute(
-                port=self.port, controller_port=self.controller_port, data_dir=self.home / "data"
+                host=self.host,
+                port=self.port,
+                controller_port=self.controller_port,
+                data_dir=self.data_dir,
             )
         )
 

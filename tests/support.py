@@ -56,12 +56,13 @@ def free_port() -> int:
 class ServiceProcess:
     """`python -m app` in a subprocess on a free port, as operators run it."""
 
-    def __init__(self, **env: str) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, host: str = "127.0.0.1", launcher: tuple[str, ...] = (), **env: str) -> None:
+        """`launcher` prefixes the command, to run it on another host of a test network."""
+        self.port, self.launcher = free_port(), launcher
+        self.base_url = f"http://{host}:{self.port}"
         # The Spark health check would start fallback runs in every test's service.
         quiet = {"SPARK_HEALTH_CRON": "0 0 1 1 *"}
-        self._env = {**os.environ, "API_PORT": str(self.port), **quiet, **env}
+        self._env = {**os.environ, "API_HOST": host, "API_PORT": str(self.port), **quiet, **env}
         self.process: subprocess.Popen[str] | None = None
         # A file, not a pipe: a service logging faster than a test reads would block on a pipe.
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the service
@@ -72,7 +73,7 @@ class ServiceProcess:
 
     def launch(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app"],
+            [*self.launcher, sys.executable, "-m", "app"],
             cwd=REPO_ROOT,
             env=self._env,
             stdout=subprocess.DEVNULL,

@@ -33,11 +33,15 @@ def plan_faults(
     rng: random.Random, targets: Sequence[str], count: int, hold: tuple[float, float] = (2, 8)
 ) -> list[Fault]:
     """Rounds over every target, each round in a new random order, so every target is hit
-    about as often and none twice before the others."""
+    about as often and none twice before the others; each target's faults alternate between
+    the kinds, from a random first one."""
+    next_kind = {target: rng.randrange(len(KINDS)) for target in targets}
     faults: list[Fault] = []
     while len(faults) < count:
         for target in rng.sample(list(targets), len(targets)):
-            faults.append(Fault(target, rng.choice(KINDS), round(rng.uniform(*hold), 1)))
+            kind = KINDS[next_kind[target] % len(KINDS)]
+            next_kind[target] += 1
+            faults.append(Fault(target, kind, round(rng.uniform(*hold), 1)))
     return faults[:count]
 
 
