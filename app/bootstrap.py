@@ -18,6 +18,7 @@ from app.catalogue.sources import MovieSource, SampleCatalogue, TmdbCatalogue
 from app.catalogue.tmdb_client import TmdbClient
 from app.config import Settings
 from app.db.postgres import PostgresPool
+from app.ingest.events import EventLimits
 from app.producers.kafka import KafkaPublisher, Publisher
 from jobs.rules import Rules, load_rules
 
@@ -29,6 +30,7 @@ class Resources:
     mongo: AsyncMongoClient
     publisher: Publisher
     rules: Rules
+    event_limits: EventLimits  # derived from the rules once, not per request
     movie_source: MovieSource
 
     async def __aenter__(self) -> Resources:
@@ -59,13 +61,15 @@ def build_resources(
     rules: Rules | None = None,
     movie_source: MovieSource | None = None,
 ) -> Resources:
+    rules = rules or load_rules()
     return Resources(
         settings=settings,
         postgres=postgres or PostgresPool(settings.database_url, settings.postgres_pool_size),
         mongo=mongo or mongo_client(settings.mongo_url),
         publisher=publisher
         or KafkaPublisher(settings.kafka_bootstrap_servers, settings.publish_timeout_seconds),
-        rules=rules or load_rules(),
+        rules=rules,
+        event_limits=EventLimits.from_rules(rules),
         movie_source=movie_source or choose_movie_source(settings),
     )
 

@@ -1,180 +1,155 @@
-"""Ingest: `POST /events` through the real app against a bare idempotent aiokafka producer.
+"""Ingest: `POST /events` on `python -m app`, driven by wrk, against bare baselines of the run.
 
-The app runs in process under uvicorn on a free port (consumers off) and is driven over real
-HTTP by `--concurrency` clients; the bare producer sends the same events, validated and
-serialized beforehand, to the same topics with the same keys. Those are scratch copies of the
-user topics, deleted afterwards: consumers of the real ones would stage every bench event.
+The service runs as users run it, in a process of its own with its consumers on (they share
+its cores, as they do in production); wrk loads it from another process. Two baselines, from
+the same run:
+- batched ingest against a bare idempotent aiokafka producer sending the same events, validated
+  and serialized beforehand, all in flight, to the same topics with the same keys;
+- single events at 64 connections against `GET /health` of the same server.
+The events go to the real user topics, from users named `bench-user-*`, and so to the stores.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
-import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-import uvicorn
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from app.config import USER_TOPICS, Settings
+from app.config import Settings
 from app.ingest.accept import outgoing_message
-from app.ingest.events import AcceptedEvent, EventLimits, validate_event
-from app.main import create_app
+from app.ingest.events import AcceptedEvent, EventLimits, validate_and_encode
 from app.producers.kafka import OutgoingMessage
-from bench.common import (
-    Measurement,
-    bench_parser,
-    chunks,
-    client_events,
-    concurrently,
-    print_table,
-    timed,
-)
+from bench.common import bench_parser, client_events, timed
+from bench.model_freshness import wait_until_healthy
+from bench.processes import BackgroundProcess, free_port, python_module
+from bench.wrk import Load, lua_posting, lua_rotating, require_wrk, run_wrk
 from jobs.rules import load_rules
 
 BATCH_SIZE = 100
-WARMUP_EVENTS = 200  # connections, metadata and the lazily started producer, untimed
-JSON = {"content-type": "application/json"}
+WARMUP_SECONDS = 2
+
+
+@dataclass(frozen=True)
+class Row:
+    what: str
+    unit: str  # events/s or req/s
+    rate: float
+    p99_ms: float | None
+    baseline: str | None  # the row this one is a ratio of
 
 
 def as_messages(events: list[dict[str, Any]]) -> list[OutgoingMessage]:
     """What our ingest would publish for these events: same topic, key and serialization."""
     received_at, limits = datetime.now(UTC), EventLimits.from_rules(load_rules())
     return [
-        outgoing_message(AcceptedEvent(index, validate_event(event, received_at, "bench", limits)))
+        outgoing_message(
+            AcceptedEvent(index, *validate_and_encode(event, received_at, "bench", limits))
+        )
         for index, event in enumerate(events)
     ]
 
 
-async def send_all(producer: AIOKafkaProducer, messages: Sequence[OutgoingMessage]) -> None:
-    deliveries = [await producer.send(m.topic, m.value, key=m.key) for m in messages]
-    await asyncio.gather(*deliveries)
-
-
-async def bare_producer(
-    settings: Settings, events: list[dict[str, Any]], concurrency: int
-) -> list[Measurement]:
-    """All messages in flight at once (the baseline), then in awaited groups like requests."""
+async def bare_producer(settings: Settings, events: list[dict[str, Any]]) -> float:
+    """Events/s of an idempotent producer with every message in flight at once."""
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True
     )
     await producer.start()
     try:
-        await send_all(producer, as_messages(events[:WARMUP_EVENTS]))
-        messages = as_messages(events[WARMUP_EVENTS:])
-        groups = list(chunks(messages, BATCH_SIZE))
-        return [
-            await timed(
-                "bare aiokafka producer, idempotent, all in flight",
-                len(messages),
-                lambda: send_all(producer, messages),
-            ),
-            await timed(
-                f"bare producer, {BATCH_SIZE} awaited at a time, {concurrency} at once",
-                len(messages),
-                lambda: concurrently(groups, concurrency, lambda group: send_all(producer, group)),
-            ),
-        ]
+        warmup, messages = as_messages(events[:1000]), as_messages(events[1000:])
+
+        async def send_all(batch: list[OutgoingMessage]) -> None:
+            deliveries = [await producer.send(m.topic, m.value, key=m.key) for m in batch]
+            await asyncio.gather(*deliveries)
+
+        await send_all(warmup)
+        measured = await timed("bare producer", len(messages), lambda: send_all(messages))
     finally:
         await producer.stop()
+    return measured.events_per_second
 
 
-@asynccontextmanager
-async def scratch_topics(settings: Settings) -> AsyncIterator[None]:
-    """Route the user topics to fresh ones shaped like them, for as long as the bench runs."""
-    suffix = uuid.uuid4().hex[:10]
-    scratch = {kind: f"bench_{topic}_{suffix}" for kind, topic in USER_TOPICS.items()}
-    partitions, replicas = settings.kafka_topic_partitions, settings.kafka_replication_factor
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    real = dict(USER_TOPICS)
-    try:
-        await admin.create_topics(
-            [NewTopic(name, partitions, replicas) for name in scratch.values()]
-        )
-        try:
-            USER_TOPICS.update(scratch)  # the very dict the ingest route reads its topics from
-            yield
-        finally:
-            USER_TOPICS.update(real)
-            await admin.delete_topics(list(scratch.values()))
-    finally:
-        await admin.close()
+def posting(base: str, body: bytes, seconds: int, connections: int, folder: Path) -> Load:
+    body_file = folder / f"body-{len(body)}.json"
+    body_file.write_bytes(body)
+    script = lua_posting("/events", body_file, "application/json")
+    run_wrk(base, script, WARMUP_SECONDS, connections)
+    return run_wrk(base, script, seconds, connections)
 
 
-@asynccontextmanager
-async def running_service(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app under uvicorn on a free port, and an HTTP client pointed at it."""
-    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on such sockets, and
-    # without it Nagle and delayed ACKs add ~40 ms to every response.
-    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listening.bind(("127.0.0.1", 0))
-    port = listening.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[listening]))
-    try:
-        while not server.started:
-            if serving.done():
-                await serving  # raises why it could not start
-            await asyncio.sleep(0.01)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await serving
+async def through_the_service(
+    events: list[dict[str, Any]], seconds: int, batch_connections: int, consumers: bool
+) -> tuple[Load, Load, Load]:
+    """Batches of 100, then /health and single events at 64 connections, on one process."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    # Bench events must not start fallback runs: the health check is off.
+    env = {"API_PORT": str(port), "LOG_LEVEL": "WARNING", "SPARK_HEALTH_CRON": "0 0 1 1 *",
+           "RUN_CONSUMERS": str(consumers).lower()}  # fmt: skip
+    with (
+        BackgroundProcess("service", python_module("app"), env) as service,
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        async with httpx.AsyncClient(base_url=base) as client:
+            await wait_until_healthy(client, service)
+        batch = orjson.dumps(events[:BATCH_SIZE])
+        batched = posting(base, batch, seconds, batch_connections, Path(folder))
+        health_script = lua_rotating(["/health"])
+        run_wrk(base, health_script, WARMUP_SECONDS, 64)
+        health = run_wrk(base, health_script, seconds, 64)
+        single = posting(base, orjson.dumps(events[0]), seconds, 64, Path(folder))
+        service.check_running()
+    for load in (batched, single, health):
+        if load.failed:
+            raise SystemExit(f"{load.failed} requests were refused: the figures are void")
+    return batched, health, single
 
 
-async def post_all(client: httpx.AsyncClient, bodies: list[bytes], concurrency: int) -> None:
-    """Each body in one request, `concurrency` at a time; any refusal spoils the run."""
-
-    async def post(body: bytes) -> None:
-        response = await client.post("/events", content=body, headers=JSON)
-        if response.status_code != 202 or response.json()["rejected"]:
-            raise RuntimeError(f"ingest answered {response.status_code}: {response.text}")
-
-    await concurrently(bodies, concurrency, post)
-
-
-async def through_the_app(
-    settings: Settings, events: list[dict[str, Any]], concurrency: int
-) -> list[Measurement]:
-    warmup, timed_events = events[:WARMUP_EVENTS], events[WARMUP_EVENTS:]
-    batched = [orjson.dumps(batch) for batch in chunks(timed_events, BATCH_SIZE)]
-    single = [orjson.dumps(event) for event in timed_events]
-    async with running_service(settings) as client:
-        await post_all(client, [orjson.dumps(batch) for batch in chunks(warmup, 10)], concurrency)
-        return [
-            await timed(
-                f"POST /events, batches of {BATCH_SIZE}, {concurrency} clients",
-                len(timed_events),
-                lambda: post_all(client, batched, concurrency),
-            ),
-            await timed(
-                f"POST /events, one event each, {concurrency} clients",
-                len(timed_events),
-                lambda: post_all(client, single, concurrency),
-            ),
-        ]
+def print_rows(title: str, rows: list[Row]) -> None:
+    rates = {row.what: row.rate for row in rows}
+    print(f"\n{title}\n")
+    print("| what | rate | p99 ms | ratio |")
+    print("|---|---:|---:|---:|")
+    for row in rows:
+        ratio = row.rate / rates[row.baseline] if row.baseline else 1.0
+        p99 = f"{row.p99_ms:.1f}" if row.p99_ms is not None else ""
+        print(f"| {row.what} | {row.rate:,.0f} {row.unit} | {p99} | {ratio:.2f} |")
 
 
 async def main() -> None:
-    parser = bench_parser(__doc__.split("\n")[0], default_events=5000)
-    parser.add_argument("--concurrency", type=int, default=8, help="HTTP clients at once")
+    parser = bench_parser(__doc__.split("\n")[0], default_events=20_000)
+    parser.add_argument("--seconds", type=int, default=10, help="of load per row")
+    parser.add_argument("--connections", type=int, default=8, help="for the batched rows")
+    parser.add_argument(
+        "--without-consumers", action="store_true", help="the ingest path alone, consumers off"
+    )
     args = parser.parse_args()
-    settings = Settings(run_consumers=False, run_scheduler=False)  # the ingest path alone
-    events = client_events(args.events + WARMUP_EVENTS, args.seed)
-    async with scratch_topics(settings):
-        bare = await bare_producer(settings, events, args.concurrency)
-        ours = await through_the_app(settings, events, args.concurrency)
-    title = f"Ingest into Kafka ({settings.kafka_bootstrap_servers}, scratch copies of the topics)"
-    print_table(title, [*bare, *ours])
+    require_wrk()
+    settings = Settings()
+    events = client_events(args.events + 1000, args.seed)
+    consumers = not args.without_consumers
+    batched, health, single = await through_the_service(
+        events, args.seconds, args.connections, consumers
+    )
+    bare = await bare_producer(settings, events)
+    producer = "bare aiokafka producer, idempotent, all in flight"
+    rows = [
+        Row(producer, "events/s", bare, None, None),
+        Row(f"POST /events, batches of {BATCH_SIZE}, wrk -c{args.connections}", "events/s",
+            batched.requests_per_second * BATCH_SIZE, batched.p99_ms, producer),
+        Row("GET /health, wrk -c64", "req/s", health.requests_per_second, health.p99_ms, None),
+        Row("POST /events, one event per request, wrk -c64", "req/s",
+            single.requests_per_second, single.p99_ms, "GET /health, wrk -c64"),
+    ]  # fmt: skip
+    how = "with its consumers" if consumers else "consumers off"
+    print_rows(f"Ingest, python -m app {how}, wrk -t2 -d{args.seconds}s", rows)
 
 
 if __name__ == "__main__":

@@ -18,16 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -38,6 +32,7 @@ from app.config import Settings
 from app.ops.prestart import alembic_config
 from bench.model_freshness import wait_until_healthy
 from bench.processes import BackgroundProcess, free_port, python_module
+from bench.wrk import Load, lua_rotating, require_wrk, run_wrk
 from jobs.spark.batch_store import insert_facts_once
 
 MOVIES, GENRES, DAYS = 2_000, 19, 90
@@ -92,13 +87,6 @@ LOAD_SESSIONS = """
 """
 
 
-@dataclass(frozen=True)
-class Load:
-    requests_per_second: float
-    p50_ms: float
-    p99_ms: float
-
-
 def scratch_url(database_url: str, name: str) -> str:
     return urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
 
@@ -132,35 +120,6 @@ async def load(url: str, facts: int, users: int, now: datetime) -> None:
         await connection.execute("ANALYZE")
     finally:
         await connection.close()
-
-
-def lua_rotating(paths: list[str]) -> str:
-    listed = ", ".join(f'"{path}"' for path in paths)
-    return (
-        f"local paths = {{{listed}}}\nlocal n = 0\n"
-        "request = function()\n  n = n % #paths + 1\n"
-        '  return wrk.format("GET", paths[n])\nend\n'
-    )
-
-
-def run_wrk(base_url: str, paths: list[str], seconds: int, connections: int) -> Load:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(lua_rotating(paths))
-    command_line = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
-                    "-s", script.name, base_url]  # fmt: skip
-    try:
-        output = subprocess.run(command_line, capture_output=True, text=True, check=True).stdout
-    finally:
-        Path(script.name).unlink()
-    if failed := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
-        print(f"  {failed.group(1)} answers were not 2xx", file=sys.stderr)
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    return Load(rate, percentile(output, "50%"), percentile(output, "99%"))
-
-
-def percentile(output: str, which: str) -> float:
-    value, unit = re.search(rf"{which}\s+([\d.]+)(us|ms|s)", output).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
 def endpoint_paths(users: int, today: datetime) -> dict[str, list[str]]:
@@ -226,8 +185,7 @@ async def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the scratch database")
     parser.add_argument("--reuse", help="a scratch database a --keep run left")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is missing: `apt-get install wrk` (Debian's package)")
+    require_wrk()
     settings = Settings(_env_file=None)
     name = args.reuse or f"bench_serving_{uuid.uuid4().hex[:8]}"
     url = scratch_url(settings.database_url, name)
@@ -269,8 +227,9 @@ async def measure(
         async with httpx.AsyncClient(base_url=base) as client:
             await wait_until_healthy(client, service)
         for what, paths in endpoint_paths(args.users, now).items():
-            run_wrk(base, paths, 2, args.connections)  # warm the pool (and the cache, if on)
-            results[what] = run_wrk(base, paths, args.seconds, args.connections)
+            script = lua_rotating(paths)
+            run_wrk(base, script, 2, args.connections)  # warm the pool (and the cache, if on)
+            results[what] = run_wrk(base, script, args.seconds, args.connections)
     return results
 
 

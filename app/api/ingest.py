@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from app.api.deps import ResourcesDep
 from app.ingest.accept import publish_accepted, validate_all
-from app.ingest.events import EventLimits, event_json_schema
+from app.ingest.events import event_json_schema
 from app.ingest.request_body import (
     IngestError,
     check_media_type,
@@ -69,9 +69,7 @@ async def ingest_events(request: Request, resources: ResourcesDep) -> IngestResu
     )
     candidates = parse_events(body, settings.max_batch_events, settings.max_json_values)
 
-    validated = validate_all(
-        candidates, EventLimits.from_rules(resources.rules), request.headers.get("user-agent")
-    )
+    validated = validate_all(candidates, resources.event_limits, request.headers.get("user-agent"))
     accepted, rejected = validated.accepted, validated.rejected
     result = IngestResult(
         accepted=[AcceptedItem(index=a.index, event_id=a.event_id) for a in accepted],

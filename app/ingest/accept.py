@@ -6,10 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import orjson
-
 from app.config import USER_TOPICS
-from app.ingest.events import AcceptedEvent, EventLimits, EventRejected, Rejection, validate_event
+from app.ingest.events import (
+    AcceptedEvent,
+    EventLimits,
+    EventRejected,
+    Rejection,
+    validate_and_encode,
+)
 from app.producers.kafka import OutgoingMessage, Publisher
 
 
@@ -26,11 +30,11 @@ def validate_all(
     accepted, rejected = [], []
     for index, candidate in enumerate(candidates):
         try:
-            event = validate_event(candidate, received_at, user_agent, limits)
+            event, encoded = validate_and_encode(candidate, received_at, user_agent, limits)
         except EventRejected as error:
             rejected.append(Rejection(index, error.field, error.reason, error.kind))
         else:
-            accepted.append(AcceptedEvent(index, event))
+            accepted.append(AcceptedEvent(index, event, encoded))
     return Validated(accepted, rejected)
 
 
@@ -43,5 +47,5 @@ def outgoing_message(accepted: AcceptedEvent) -> OutgoingMessage:
     return OutgoingMessage(
         topic=USER_TOPICS[accepted.event_type],
         key=accepted.user_id.encode(),
-        value=orjson.dumps(accepted.event),
+        value=accepted.encoded,
     )

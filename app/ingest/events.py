@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.ingest.ids import uuid7
@@ -119,7 +120,8 @@ class Rejection:
 @dataclass(frozen=True)
 class AcceptedEvent:
     index: int
-    event: dict[str, Any]  # the stored form, JSON-ready
+    event: dict[str, Any]  # the stored form
+    encoded: bytes  # its JSON, as Kafka gets it
 
     @property
     def event_id(self) -> str:
@@ -134,6 +136,7 @@ class AcceptedEvent:
         return self.event["user_id"]
 
 
+NUL_IN_JSON = b"\\u0000"
 MAX_FIELD_CHARS, MAX_REASON_CHARS = 200, 300  # an answer never echoes a body back whole
 
 
@@ -155,6 +158,16 @@ def validate_event(
     limits: EventLimits,
 ) -> dict[str, Any]:
     """The stored form of one client event; raises EventRejected naming the field and reason."""
+    return validate_and_encode(raw, received_at, user_agent, limits)[0]
+
+
+def validate_and_encode(
+    raw: object,
+    received_at: datetime,
+    user_agent: str | None,
+    limits: EventLimits,
+) -> tuple[dict[str, Any], bytes]:
+    """The stored form of one client event and its JSON, serialized once for Kafka."""
     if not isinstance(raw, dict):
         raise EventRejected("", "an event must be a JSON object", "not_an_object")
     raw = {key: value for key, value in raw.items() if key != "received_at"}
@@ -187,9 +200,13 @@ def validate_event(
         "context": context,
         "payload": payload.model_dump(mode="json", exclude_none=True),
     }
-    # After validation: the stored form is small and bounded, whatever the body held.
-    reject_nul_characters(stored, "")
-    return stored
+    encoded = orjson.dumps(stored)
+    # JSON writes a NUL as \u0000, so an event without that text has none. Text that only looks
+    # like it (an escaped backslash before "u0000") is told apart by the walk, which is bounded:
+    # the stored form is small, whatever the body held.
+    if NUL_IN_JSON in encoded:
+        reject_nul_characters(stored, "")
+    return stored, encoded
 
 
 def reject_nul_characters(value: object, path: str) -> None:

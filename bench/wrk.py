@@ -1,0 +1,66 @@
+"""Load from Debian's `wrk`, a native load generator in a process of its own, as users drive
+a service: GETs rotating over paths, or one POST body sent again and again."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Load:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    failed: int  # answers other than 2xx or 3xx
+
+
+def require_wrk() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: `apt-get install wrk` (Debian's package)")
+
+
+def lua_rotating(paths: list[str]) -> str:
+    listed = ", ".join(f'"{path}"' for path in paths)
+    return (
+        f"local paths = {{{listed}}}\nlocal n = 0\n"
+        "request = function()\n  n = n % #paths + 1\n"
+        '  return wrk.format("GET", paths[n])\nend\n'
+    )
+
+
+def lua_posting(path: str, body_file: Path, content_type: str) -> str:
+    return (
+        f'local file = io.open("{body_file}", "rb")\nlocal body = file:read("*a")\nfile:close()\n'
+        f'wrk.method = "POST"\nwrk.path = "{path}"\nwrk.body = body\n'
+        f'wrk.headers["Content-Type"] = "{content_type}"\n'
+    )
+
+
+def run_wrk(base_url: str, script: str, seconds: int, connections: int) -> Load:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script)
+    command_line = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
+                    "-s", file.name, base_url]  # fmt: skip
+    try:
+        output = subprocess.run(command_line, capture_output=True, text=True, check=True).stdout
+    finally:
+        Path(file.name).unlink()
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if failed:
+        print(f"  {failed.group(1)} answers were not 2xx", file=sys.stderr)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    return Load(
+        rate, percentile(output, "50%"), percentile(output, "99%"),
+        int(failed.group(1)) if failed else 0,
+    )  # fmt: skip
+
+
+def percentile(output: str, which: str) -> float:
+    value, unit = re.search(rf"{which}\s+([\d.]+)(us|ms|s)", output).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
