@@ -4,7 +4,6 @@ stack's: for faults the shared broker must never suffer (a partition, a full dis
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import orjson
@@ -53,15 +52,6 @@ class ScratchKafka(Kafka):
             await admin.create_topics([NewTopic(name, 1, 1) for name in USER_TOPICS.values()])
         finally:
             await admin.close()
-
-    def wait_stopped(self, seconds: float = 60) -> bool:
-        """Whether the broker has exited by itself within `seconds`."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.pid() is None:
-                return True
-            time.sleep(0.5)
-        return False
 
 
 async def read_event_ids(bootstrap_servers: str, topics: list[str]) -> list[str]:

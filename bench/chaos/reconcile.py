@@ -28,18 +28,19 @@ class StoreCount:
 
 
 async def count_in_stores(
-    settings: Settings, event_ids: Iterable[str], stores: Iterable[str] = STORES
+    settings: Settings, event_ids: Iterable[str], stores: tuple[str, ...] = STORES
 ) -> dict[str, StoreCount]:
     ids = set(event_ids)
     counts: dict[str, StoreCount] = {}
     if "raw.user_logs" in stores:
         counts["raw.user_logs"] = await count_in_mongo(settings, ids)
+    tables = [table for table in ("stg_user_logs", "fact_user_event") if table in stores]
+    if not tables:
+        return counts
     connection = await asyncpg.connect(settings.database_url)
     try:
         uuids = [uuid.UUID(event_id) for event_id in ids]
-        for table in ("stg_user_logs", "fact_user_event"):
-            if table not in stores:
-                continue
+        for table in tables:
             rows, distinct = await connection.fetchrow(
                 f"SELECT count(*), count(DISTINCT event_id) FROM {table} "
                 "WHERE event_id = ANY($1::uuid[])",

@@ -36,7 +36,8 @@ def disk(tmp_path: Path):
 
 def fill(disk: Path) -> Path:
     """A file that leaves about LEFT_FREE_KB of the disk free."""
-    free_kb = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize // 1024
+    usage = os.statvfs(disk)
+    free_kb = usage.f_bavail * usage.f_frsize // 1024
     filler = disk / "filler"
     with filler.open("wb") as file:
         os.posix_fallocate(file.fileno(), 0, max(0, free_kb - LEFT_FREE_KB) * 1024)
