@@ -113,5 +113,9 @@ class Kafka(LocalService):
 
 
 def new_cluster_id() -> str:
-    """KRaft's cluster id: a UUID as 22 characters of URL-safe base64."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """KRaft's cluster id: a UUID as 22 characters of URL-safe base64. Like Kafka's own, never
+    one that starts with "-": the storage tool would read it as an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
