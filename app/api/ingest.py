@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -46,6 +47,7 @@ class IngestResult(BaseModel):
 @router.post(
     "/events",
     status_code=202,
+    response_model=IngestResult,
     responses={
         400: {"description": "The body is not valid JSON or gzip"},
         413: {"description": "Body, inflated body or batch over the limit"},
@@ -54,7 +56,7 @@ class IngestResult(BaseModel):
         503: {"description": "Kafka did not acknowledge in time; retry after Retry-After"},
     },
 )
-async def ingest_events(request: Request, resources: ResourcesDep) -> IngestResult:
+async def ingest_events(request: Request, resources: ResourcesDep) -> Response:
     settings = resources.settings
     check_media_type(request.headers.get("content-type"))
     try:
@@ -71,14 +73,15 @@ async def ingest_events(request: Request, resources: ResourcesDep) -> IngestResu
 
     validated = validate_all(candidates, resources.event_limits, request.headers.get("user-agent"))
     accepted, rejected = validated.accepted, validated.rejected
-    result = IngestResult(
-        accepted=[AcceptedItem(index=a.index, event_id=a.event_id) for a in accepted],
-        rejected=[RejectedItem(index=r.index, field=r.field, reason=r.reason) for r in rejected],
-    )
+    # Built by hand, not through IngestResult: a batch's answer is on the hot path.
+    result = {
+        "accepted": [{"index": a.index, "event_id": a.event_id} for a in accepted],
+        "rejected": [{"index": r.index, "field": r.field, "reason": r.reason} for r in rejected],
+    }
     for kind, count in Counter(rejection.kind for rejection in rejected).items():
         EVENTS_REJECTED.labels(kind).inc(count)
     if not accepted:
-        return JSONResponse(result.model_dump(), status_code=422)
+        return json_response(result, 422)
 
     started = time.perf_counter()
     try:
@@ -94,7 +97,11 @@ async def ingest_events(request: Request, resources: ResourcesDep) -> IngestResu
     PUBLISH_LATENCY.observe(time.perf_counter() - started)
     for event_type, count in Counter(item.event_type for item in accepted).items():
         EVENTS_ACCEPTED.labels(event_type).inc(count)
-    return result
+    return json_response(result, 202)
+
+
+def json_response(content: dict[str, Any], status_code: int) -> Response:
+    return Response(orjson.dumps(content), status_code, media_type="application/json")
 
 
 @router.get("/events/schema")

@@ -27,10 +27,13 @@ def validate_all(
     candidates: list[object], limits: EventLimits, user_agent: str | None
 ) -> Validated:
     received_at = datetime.now(UTC)
+    received_at_text = received_at.isoformat()
     accepted, rejected = [], []
     for index, candidate in enumerate(candidates):
         try:
-            event, encoded = validate_and_encode(candidate, received_at, user_agent, limits)
+            event, encoded = validate_and_encode(
+                candidate, received_at, user_agent, limits, received_at_text
+            )
         except EventRejected as error:
             rejected.append(Rejection(index, error.field, error.reason, error.kind))
         else:

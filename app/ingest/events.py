@@ -5,93 +5,139 @@ the good ones. A valid event becomes the stored form that goes to Kafka, with th
 `received_at`, the request's user agent and an `event_id` (UUIDv7 when the client sent none).
 """
 
-from __future__ import annotations
-
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NotRequired, Self
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    with_config,
+)
+from typing_extensions import TypedDict
 
 from app.ingest.ids import uuid7
 from jobs.rules import Rules
 
-M = TypeVar("M", bound=BaseModel)
 EventType = Literal["watch", "click", "comment"]
 SCHEMA_VERSION = 1
 MAX_MEDIA_SECONDS = 86_400.0  # nothing we stream runs longer than a day
+# Each event is validated into plain dicts in one pass of pydantic-core: no model instances
+# to build and dump again, which cost as much as the checks themselves.
+STRICT = ConfigDict(extra="forbid")
+
+
+def must_be_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string")
+    return value
+
+
+def must_be_an_integer(value: object) -> object:
+    if type(value) is not int:
+        raise ValueError("must be an integer")
+    return value
+
 
 ShortText = Annotated[str, Field(strict=True, min_length=1, max_length=256)]
 UrlText = Annotated[str, Field(strict=True, max_length=2048)]
 Seconds = Annotated[float, Field(strict=True, ge=0, le=MAX_MEDIA_SECONDS, allow_inf_nan=False)]
+Identifier = Annotated[str, Field(strict=True, min_length=1, max_length=128)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EventContext(_Strict):
+@with_config(STRICT)
+class EventContext(TypedDict, total=False):
     """Where the event happened; the user agent comes from the request, never the body."""
 
-    page: UrlText | None = None
-    referrer: UrlText | None = None
-    locale: Annotated[str, Field(strict=True, max_length=35)] | None = None
-    device: Annotated[str, Field(strict=True, max_length=64)] | None = None
+    page: UrlText | None
+    referrer: UrlText | None
+    locale: Annotated[str, Field(strict=True, max_length=35)] | None
+    device: Annotated[str, Field(strict=True, max_length=64)] | None
 
 
-class WatchPayload(_Strict):
+@with_config(STRICT)
+class WatchPayload(TypedDict):
     action: Literal["start", "progress", "pause", "complete"]
     position_seconds: Seconds
-    duration_seconds: (
+    duration_seconds: NotRequired[
         Annotated[float, Field(strict=True, gt=0, le=MAX_MEDIA_SECONDS, allow_inf_nan=False)] | None
-    ) = None
+    ]
 
 
-class ClickPayload(_Strict):
+@with_config(STRICT)
+class ClickPayload(TypedDict):
     element: ShortText
-    page: UrlText | None = None
-    target: UrlText | None = None
+    page: NotRequired[UrlText | None]
+    target: NotRequired[UrlText | None]
 
 
-class CommentPayload(_Strict):
+@with_config(STRICT)
+class CommentPayload(TypedDict):
     text: Annotated[str, Field(strict=True, min_length=1, max_length=5000)]
-    rating: Annotated[float, Field(strict=True, ge=0, le=10, allow_inf_nan=False)] | None = None
-    parent_event_id: uuid.UUID | None = None
+    rating: NotRequired[
+        Annotated[float, Field(strict=True, ge=0, le=10, allow_inf_nan=False)] | None
+    ]
+    parent_event_id: NotRequired[uuid.UUID | None]
 
 
-PAYLOAD_MODELS: dict[str, type[_Strict]] = {
+PAYLOADS: dict[str, type] = {
     "watch": WatchPayload,
     "click": ClickPayload,
     "comment": CommentPayload,
 }
 
 
-class EventEnvelope(_Strict):
-    event_id: uuid.UUID | None = None
+@with_config(STRICT)
+class EnvelopeFields(TypedDict):
+    """What every event holds besides its type and payload."""
+
+    event_id: NotRequired[uuid.UUID | None]
+    user_id: Identifier
+    session_id: NotRequired[Identifier | None]
+    movie_id: NotRequired[Annotated[int, Field(strict=True, gt=0, lt=2**63)] | None]
+    occurred_at: Annotated[AwareDatetime, BeforeValidator(must_be_text)]
+    schema_version: NotRequired[Annotated[Literal[1], BeforeValidator(must_be_an_integer)]]
+    context: NotRequired[EventContext]
+
+
+@with_config(STRICT)
+class EventEnvelope(EnvelopeFields):
+    """An event as a client sends it; its payload's shape depends on its type."""
+
     event_type: EventType
-    user_id: Annotated[str, Field(strict=True, min_length=1, max_length=128)]
-    session_id: Annotated[str, Field(strict=True, min_length=1, max_length=128)] | None = None
-    movie_id: Annotated[int, Field(strict=True, gt=0, lt=2**63)] | None = None
-    occurred_at: AwareDatetime
-    schema_version: Literal[1] = SCHEMA_VERSION
-    context: EventContext = EventContext()
     payload: dict[str, Any]
 
-    @field_validator("occurred_at", mode="before")
-    @classmethod
-    def occurred_at_is_rfc3339_text(cls, value: object) -> object:
-        if not isinstance(value, str):
-            raise ValueError("must be an RFC 3339 date-time string")
-        return value
 
-    @field_validator("schema_version", mode="before")
-    @classmethod
-    def schema_version_is_an_integer(cls, value: object) -> object:
-        if type(value) is not int:
-            raise ValueError("must be an integer")
-        return value
+@with_config(STRICT)
+class WatchEvent(EnvelopeFields):
+    event_type: Literal["watch"]
+    payload: WatchPayload
+
+
+@with_config(STRICT)
+class ClickEvent(EnvelopeFields):
+    event_type: Literal["click"]
+    payload: ClickPayload
+
+
+@with_config(STRICT)
+class CommentEvent(EnvelopeFields):
+    event_type: Literal["comment"]
+    payload: CommentPayload
+
+
+EVENT_VALIDATORS: dict[str, TypeAdapter[Any]] = {
+    "watch": TypeAdapter(WatchEvent),
+    "click": TypeAdapter(ClickEvent),
+    "comment": TypeAdapter(CommentEvent),
+}
+MOVIE_EVENT_TYPES = ("watch", "comment")
 
 
 @dataclass(frozen=True)
@@ -101,7 +147,7 @@ class EventLimits:
     max_user_agent_length: int = 512
 
     @classmethod
-    def from_rules(cls, rules: Rules) -> EventLimits:
+    def from_rules(cls, rules: Rules) -> Self:
         """The rules' validity window: ingest refuses what the model would flag as invalid."""
         return cls(
             max_future_skew=timedelta(seconds=rules.max_future_skew_seconds),
@@ -166,17 +212,22 @@ def validate_and_encode(
     received_at: datetime,
     user_agent: str | None,
     limits: EventLimits,
+    received_at_text: str | None = None,
 ) -> tuple[dict[str, Any], bytes]:
-    """The stored form of one client event and its JSON, serialized once for Kafka."""
+    """The stored form of one client event and its JSON, serialized once for Kafka.
+
+    `received_at_text` is `received_at.isoformat()`, passed by a caller that has many events.
+    """
     if not isinstance(raw, dict):
         raise EventRejected("", "an event must be a JSON object", "not_an_object")
-    raw = {key: value for key, value in raw.items() if key != "received_at"}
-    envelope = _validated(EventEnvelope, raw, "")
-    payload = _validated(PAYLOAD_MODELS[envelope.event_type], envelope.payload, "payload")
-    if envelope.event_type in ("watch", "comment") and envelope.movie_id is None:
-        raise EventRejected("movie_id", f"required for {envelope.event_type} events", "missing")
+    if "received_at" in raw:  # the server's own: whatever the client says is dropped
+        raw = {key: value for key, value in raw.items() if key != "received_at"}
+    event = validated(raw)
+    event_type, movie_id = event["event_type"], event.get("movie_id")
+    if movie_id is None and event_type in MOVIE_EVENT_TYPES:
+        raise EventRejected("movie_id", f"required for {event_type} events", "missing")
     try:
-        occurred_at = envelope.occurred_at.astimezone(UTC)
+        occurred_at = event["occurred_at"].astimezone(UTC)
     except OverflowError:
         raise EventRejected("occurred_at", "is out of range", "stale_timestamp") from None
     if occurred_at > received_at + limits.max_future_skew:
@@ -185,20 +236,24 @@ def validate_and_encode(
         raise EventRejected(
             "occurred_at", f"is older than {limits.max_age.days} days", "stale_timestamp"
         )
-    context = envelope.context.model_dump(mode="json", exclude_none=True)
+    context = without_nones(event.get("context", {}))
     if user_agent:
         context["user_agent"] = user_agent.replace("\x00", "")[: limits.max_user_agent_length]
+    payload = without_nones(event["payload"])
+    if "parent_event_id" in payload:
+        payload["parent_event_id"] = str(payload["parent_event_id"])
+    event_id = event.get("event_id")
     stored = {
-        "event_id": str(envelope.event_id or uuid7()),
-        "event_type": envelope.event_type,
-        "user_id": envelope.user_id,
-        "session_id": envelope.session_id,
-        "movie_id": envelope.movie_id,
+        "event_id": uuid7() if event_id is None else str(event_id),
+        "event_type": event_type,
+        "user_id": event["user_id"],
+        "session_id": event.get("session_id"),
+        "movie_id": movie_id,
         "occurred_at": occurred_at.isoformat(),
-        "received_at": received_at.isoformat(),
-        "schema_version": envelope.schema_version,
+        "received_at": received_at_text or received_at.isoformat(),
+        "schema_version": event.get("schema_version", SCHEMA_VERSION),
         "context": context,
-        "payload": payload.model_dump(mode="json", exclude_none=True),
+        "payload": payload,
     }
     encoded = orjson.dumps(stored)
     # JSON writes a NUL as \u0000, so an event without that text has none. Text that only looks
@@ -207,6 +262,11 @@ def validate_and_encode(
     if NUL_IN_JSON in encoded:
         reject_nul_characters(stored, "")
     return stored, encoded
+
+
+def without_nones(values: dict[str, Any]) -> dict[str, Any]:
+    """An optional field sent as null is stored as absent, as if it had not been sent."""
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def reject_nul_characters(value: object, path: str) -> None:
@@ -225,21 +285,28 @@ def reject_nul_characters(value: object, path: str) -> None:
             pending.extend((child, f"{where}[{n}]") for n, child in enumerate(item))
 
 
-def _validated(model: type[M], data: object, prefix: str) -> M:
+def validated(raw: dict[str, Any]) -> dict[str, Any]:
+    """The event checked against its type's definition; EventRejected names the first fault."""
+    event_type = raw.get("event_type")
+    validator = EVENT_VALIDATORS.get(event_type) if isinstance(event_type, str) else None
+    if validator is None:
+        if "event_type" not in raw:
+            raise EventRejected("event_type", "Field required", "missing")
+        options = " or ".join(", ".join(f"'{name}'" for name in EVENT_VALIDATORS).rsplit(", ", 1))
+        raise EventRejected("event_type", f"Input should be {options}", "literal_error")
     try:
-        return model.model_validate(data)
+        return validator.validate_python(raw)
     except ValidationError as error:
         first = error.errors(include_url=False, include_input=False)[0]
-        location = ".".join(str(part) for part in first["loc"])
-        field = ".".join(part for part in (prefix, location) if part) or prefix or "(event)"
+        field = ".".join(str(part) for part in first["loc"]) or "(event)"
         raise EventRejected(field, first["msg"], first["type"]) from None
 
 
 def event_json_schema() -> dict[str, Any]:
     """The JSON Schema of an event as clients send it, payload variants included."""
-    schema = EventEnvelope.model_json_schema()
+    schema = TypeAdapter(EventEnvelope).json_schema()
     schema["properties"]["payload"] = {
         "description": "By event_type: watch, click or comment.",
-        "oneOf": [model.model_json_schema() for model in PAYLOAD_MODELS.values()],
+        "oneOf": [TypeAdapter(payload).json_schema() for payload in PAYLOADS.values()],
     }
     return schema

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,21 @@ class OutgoingMessage:
     key: bytes
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@functools.lru_cache(maxsize=65_536)
+def key_hash(key: bytes) -> int:
+    return murmur2(key) & 0x7FFFFFFF
+
+
+def remembering_partitioner(
+    key: bytes | None, all_partitions: list[int], available: list[int]
+) -> int:
+    """Kafka's default partitioner, with each key's hash remembered: murmur2 is pure Python in
+    aiokafka, and a user sends many events."""
+    if key is None:
+        return DefaultPartitioner()(key, all_partitions, available)
+    return all_partitions[key_hash(key) % len(all_partitions)]
 
 
 class PublishUnavailable(Exception):
@@ -80,6 +97,7 @@ class KafkaPublisher:
                     enable_idempotence=True,  # implies acks=all
                     acks="all",
                     linger_ms=2,
+                    partitioner=remembering_partitioner,
                     request_timeout_ms=max(1000, int(self._timeout_seconds * 1000)),
                 )
                 try:

@@ -154,7 +154,7 @@ async def simulate(args: argparse.Namespace, seed: int) -> tuple[Tally, float]:
                 await slots.acquire()
                 # Ids minted here, as a browser tracker does, so what was answered can be
                 # matched with what the stores hold.
-                batch = [{**e, "event_id": str(uuid7())} for e in islice(events, args.batch)]
+                batch = [{**e, "event_id": uuid7()} for e in islice(events, args.batch)]
                 tally.requests, tally.sent = tally.requests + 1, tally.sent + len(batch)
                 requests.create_task(post_batch(client, batch, tally, slots, answers))
                 # A slow service lowers the rate; the simulator never bursts to catch up.

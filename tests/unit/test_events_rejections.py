@@ -61,7 +61,7 @@ def test_the_base_event_of_this_module_is_valid() -> None:
             event(user_id="u" * 129), ("user_id", "string_too_long"), id="user_id-129-chars"
         ),
         pytest.param(event(payload=[1]), ("payload", "dict_type"), id="payload-array"),
-        pytest.param(event(context="web"), ("context", "model_type"), id="context-string"),
+        pytest.param(event(context="web"), ("context", "dict_type"), id="context-string"),
         pytest.param(event(event_id="not-a-uuid"), ("event_id", "uuid_parsing"), id="bad-event_id"),
         pytest.param(event(schema_version=2), ("schema_version", "literal_error"), id="schema-v2"),
     ],

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from app.consumers.staging_rows import USER_LOG_COLUMNS
 from app.ingest.events import (
-    PAYLOAD_MODELS,
+    EVENT_VALIDATORS,
+    PAYLOADS,
     EventContext,
     EventEnvelope,
     EventLimits,
@@ -31,21 +32,28 @@ def test_ingest_writes_exactly_the_stored_fields():
 
 
 def test_the_envelope_takes_every_stored_field_but_the_servers_own():
-    assert set(EventEnvelope.model_fields) == set(EVENT_FIELD_NAMES) - {"received_at"}
+    assert set(EventEnvelope.__annotations__) == set(EVENT_FIELD_NAMES) - {"received_at"}
 
 
-def test_the_payload_models_are_the_stored_payloads():
-    assert set(PAYLOAD_MODELS) == set(PAYLOAD_FIELDS)
-    for event_type, model in PAYLOAD_MODELS.items():
+def test_each_event_type_validates_the_envelope_with_its_own_payload():
+    assert set(EVENT_VALIDATORS) == set(PAYLOADS)
+    for event_type, validator in EVENT_VALIDATORS.items():
+        fields = validator.core_schema["cls"].__annotations__
+        assert set(fields) == set(EventEnvelope.__annotations__)
+        assert fields["payload"] is PAYLOADS[event_type]
+
+
+def test_the_payload_definitions_are_the_stored_payloads():
+    assert set(PAYLOADS) == set(PAYLOAD_FIELDS)
+    for event_type, payload in PAYLOADS.items():
         fields = PAYLOAD_FIELDS[event_type]
-        assert list(model.model_fields) == [field.name for field in fields]
-        required = {name for name, info in model.model_fields.items() if info.is_required()}
-        assert required == {field.name for field in fields if field.required}
+        assert list(payload.__annotations__) == [field.name for field in fields]
+        assert payload.__required_keys__ == {field.name for field in fields if field.required}
 
 
-def test_the_context_model_is_the_stored_context_less_the_request_header():
+def test_the_context_definition_is_the_stored_context_less_the_request_header():
     names = [field.name for field in CONTEXT_FIELDS]
-    assert list(EventContext.model_fields) == [name for name in names if name != "user_agent"]
+    assert list(EventContext.__annotations__) == [name for name in names if name != "user_agent"]
 
 
 def test_spark_reads_the_stored_fields_with_every_payload_field():
