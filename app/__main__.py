@@ -1,16 +1,46 @@
-"""`python -m app`: run the service with uvicorn on API_HOST:API_PORT."""
+"""`python -m app [--role all|api|consumers|scheduler]`: run the service, or one part of it.
+
+The roles are described in `app/roles.py`; `all`, the default, is the whole service.
+"""
 
 from __future__ import annotations
 
-from app.config import get_settings
+import argparse
+import os
+import shutil
+import tempfile
+
+from app.config import Settings, get_settings
 from app.logs import configure_logging
-from app.server import serve
+
+ROLE_CHOICES = ("all", "api", "consumers", "scheduler")
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    parser.add_argument("--role", choices=ROLE_CHOICES, default="all")
+    role = parser.parse_args().role
     settings = get_settings()
     configure_logging(settings.log_level)
-    serve(settings)
+    metrics_folder = shared_metrics_folder(settings)
+    try:
+        # Imported only now: Prometheus picks its multi-process mode when first imported.
+        from app.roles import run_role
+
+        run_role(role, settings)
+    finally:
+        if metrics_folder:
+            shutil.rmtree(metrics_folder, ignore_errors=True)
+
+
+def shared_metrics_folder(settings: Settings) -> str | None:
+    """With several API workers, each process writes its metrics to a folder they share, so
+    that any worker's /metrics counts them all. Made here unless the operator names one."""
+    if settings.api_workers == 1 or "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        return None
+    folder = tempfile.mkdtemp(prefix="movie-pipeline-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    return folder
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_workers: int = Field(default=1, ge=1, le=64)  # API processes sharing the port
     api_max_connections: int = Field(default=2048, ge=1)  # beyond: 503 at once
     api_header_timeout_seconds: float = Field(default=10.0, gt=0)  # then the connection closes
     api_body_timeout_seconds: float = Field(default=30.0, gt=0)  # then 408

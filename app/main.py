@@ -10,13 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import ingest, ops, problems, public
+from app.background import background_work
 from app.bootstrap import Resources, build_resources
 from app.config import Settings, get_settings
-from app.consumers.groups import GROUPS, build_runner
-from app.consumers.supervisor import ConsumerSupervisor
 from app.ingest.request_body import IngestError
 from app.ops.readiness import ReadinessMonitor
-from app.scheduler import Scheduler
 from app.serving.cache import AnswerCache
 from app.serving.params import BadParameter
 
@@ -31,18 +29,10 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             app.state.resources = built
             app.state.readiness = ReadinessMonitor(built, settings.readiness_refresh_seconds)
             app.state.readiness.start()
-            consumers = ConsumerSupervisor(
-                [build_runner(group, built) for group in GROUPS] if settings.run_consumers else []
-            )
-            consumers.start()
-            scheduler = Scheduler(built)
-            if settings.run_scheduler:
-                scheduler.start()
             try:
-                yield
+                async with background_work(built, settings.run_consumers, settings.run_scheduler):
+                    yield
             finally:
-                await scheduler.stop(settings.shutdown_grace_seconds)
-                await consumers.stop()
                 await app.state.readiness.stop()
 
     app = FastAPI(

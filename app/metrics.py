@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from functools import partial
+
+from prometheus_client import Counter, Histogram
+from prometheus_client import Gauge as PerProcessGauge
+
+# With several processes (API workers), a gauge reads as the value last set by any of them:
+# each is set by whichever process measured it, and a restarted worker's old value is older.
+Gauge = partial(PerProcessGauge, multiprocess_mode="mostrecent")
 
 EVENTS_ACCEPTED = Counter(
     "events_accepted_total", "Events acknowledged by Kafka and answered 202", ["event_type"]

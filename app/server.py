@@ -3,34 +3,48 @@ connections, a deadline for a request's headers, and a bounded graceful shutdown
 
 uvicorn times out idle keep-alive connections only, so a client that sends its headers a
 byte at a time would hold a connection for ever; the protocol below closes it at the deadline.
-It runs on uvloop with httptools, uvicorn's fastest loop and parser.
+It runs on uvloop with httptools, uvicorn's fastest loop and parser, in this process or in
+API_WORKERS processes sharing one socket.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import Multiprocess
 
-from app.config import Settings
+from app.config import Settings, get_settings
+from app.logs import configure_logging
 from app.main import create_app
 
 
+class ServiceConfig(uvicorn.Config):
+    """uvicorn's config and the header deadline, which worker processes receive along with it."""
+
+    def __init__(self, app: Any, *, header_timeout: float, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.header_timeout = header_timeout
+
+
 class DeadlineHttpToolsProtocol(HttpToolsProtocol):
-    """httptools whose connections must deliver each request's headers within
+    """httptools whose connections must deliver each request's headers within the config's
     `header_timeout` of its first byte (the first request's: of the connection itself)."""
 
-    header_timeout = 10.0
+    config: ServiceConfig
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._header_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+        self._header_deadline = self.loop.call_later(self.config.header_timeout, self._too_slow)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._header_deadline.cancel()
-        self._header_deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+        self._header_deadline = self.loop.call_later(self.config.header_timeout, self._too_slow)
 
     def on_headers_complete(self) -> None:
         self._header_deadline.cancel()
@@ -45,21 +59,42 @@ class DeadlineHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-def serve(settings: Settings) -> None:
-    protocol = type(
-        "ConfiguredHttpToolsProtocol",
-        (DeadlineHttpToolsProtocol,),
-        {"header_timeout": settings.api_header_timeout_seconds},
-    )
-    uvicorn.run(
-        create_app(settings),
+def service_config(settings: Settings, app: FastAPI | str, workers: int) -> ServiceConfig:
+    return ServiceConfig(
+        app,
+        header_timeout=settings.api_header_timeout_seconds,
+        factory=isinstance(app, str),
+        workers=workers,
         host=settings.api_host,
         port=settings.api_port,
         loop="uvloop",
-        http=protocol,
+        http=DeadlineHttpToolsProtocol,
         limit_concurrency=settings.api_max_connections,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
         log_config=None,
         access_log=False,
     )
+
+
+def serve(settings: Settings) -> None:
+    """The API in this process, with the consumers and scheduler its settings ask for."""
+    uvicorn.Server(service_config(settings, create_app(settings), workers=1)).run()
+
+
+def serve_workers(settings: Settings) -> None:
+    """The API alone in `api_workers` processes on one socket, until SIGTERM or SIGINT.
+
+    uvicorn's supervisor starts them, replaces one that dies, and stops them all gracefully.
+    """
+    # The workers build their settings from the environment they inherit.
+    os.environ.update(RUN_CONSUMERS="false", RUN_SCHEDULER="false")
+    config = service_config(settings, f"{__name__}:worker_app", workers=settings.api_workers)
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def worker_app() -> FastAPI:
+    """The application of one API worker process, from its own settings."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

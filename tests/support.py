@@ -47,6 +47,13 @@ def run_devstack(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""  # exited meanwhile
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -56,9 +63,16 @@ def free_port() -> int:
 class ServiceProcess:
     """`python -m app` in a subprocess on a free port, as operators run it."""
 
-    def __init__(self, host: str = "127.0.0.1", launcher: tuple[str, ...] = (), **env: str) -> None:
-        """`launcher` prefixes the command, to run it on another host of a test network."""
-        self.port, self.launcher = free_port(), launcher
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        launcher: tuple[str, ...] = (),
+        args: tuple[str, ...] = (),
+        **env: str,
+    ) -> None:
+        """`launcher` prefixes the command, to run it on another host of a test network;
+        `args` follow `python -m app` (a role, say)."""
+        self.port, self.launcher, self.args = free_port(), launcher, args
         self.base_url = f"http://{host}:{self.port}"
         # The Spark health check would start fallback runs in every test's service.
         quiet = {"SPARK_HEALTH_CRON": "0 0 1 1 *"}
@@ -73,7 +87,7 @@ class ServiceProcess:
 
     def launch(self) -> None:
         self.process = subprocess.Popen(
-            [*self.launcher, sys.executable, "-m", "app"],
+            [*self.launcher, sys.executable, "-m", "app", *self.args],
             cwd=REPO_ROOT,
             env=self._env,
             stdout=subprocess.DEVNULL,
@@ -100,6 +114,13 @@ class ServiceProcess:
         self.process.send_signal(signum)
         self.process.wait(timeout=60)
         return self.log_text()
+
+    def worker_pids(self) -> set[int]:
+        """The API worker processes that uvicorn's supervisor runs for this service."""
+        assert self.process is not None
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return {int(child) for child in children if b"spawn_main" in command_line(int(child))}
 
     def log_text(self) -> str:
         self._log.seek(0)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from pydantic import BaseModel
 
 from app.config import Settings
@@ -76,4 +78,9 @@ def spark_state(lag: SparkLag, settings: Settings) -> SparkState:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics() -> PlainTextResponse:
-    return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    """Every process's metrics when several share a folder (API workers), else this one's."""
+    registry = REGISTRY
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

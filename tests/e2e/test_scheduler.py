@@ -50,8 +50,12 @@ async def slots_and_runs(pg, since: datetime) -> list[tuple[datetime, int, str |
 
 
 async def test_two_service_processes_run_each_slot_once(pg):
+    """One of them with two API workers: its scheduler still runs once, in its main process."""
     since = datetime.now(UTC)
-    services = [ServiceProcess(TMDB_FULL_SYNC_CRON="*/3 * * * * *") for _ in range(2)]
+    services = [
+        ServiceProcess(TMDB_FULL_SYNC_CRON="*/3 * * * * *"),
+        ServiceProcess(TMDB_FULL_SYNC_CRON="*/3 * * * * *", API_WORKERS="2"),
+    ]
     for service in services:
         service.launch()  # both at once, so both schedulers fire every slot
     try:
@@ -64,6 +68,30 @@ async def test_two_service_processes_run_each_slot_once(pg):
     slots = await slots_and_runs(pg, since)
     assert len(slots) >= 2, slots
     assert all(runs == 1 for _, runs, _ in slots), slots
+
+
+async def test_only_the_scheduler_role_runs_the_scheduled_jobs(pg):
+    since = datetime.now(UTC)
+    every_three_seconds = {"TMDB_FULL_SYNC_CRON": "*/3 * * * * *"}
+    everything_else = ServiceProcess(args=("--role", "api"), **every_three_seconds)
+    scheduler = ServiceProcess(args=("--role", "scheduler"), **every_three_seconds)
+    everything_else.start()
+    scheduler.launch()
+    try:
+        await asyncio.sleep(10)
+    finally:
+        everything_else.stop()
+        scheduler.stop()
+    assert scheduler.process is not None
+    claimants = await pg.fetch(
+        "SELECT DISTINCT claimed_by FROM scheduler_slots "
+        "WHERE job_id = 'tmdb-full-sync' AND slot_at >= $1",
+        since,
+    )
+    assert [row["claimed_by"].rsplit(":", 1)[1] for row in claimants] == [
+        str(scheduler.process.pid)
+    ]
+    assert len(await slots_and_runs(pg, since)) >= 2
 
 
 async def test_failed_runs_are_recorded_and_the_scheduler_keeps_going(pg, tmdb):

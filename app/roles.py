@@ -1,0 +1,85 @@
+"""The roles a process of the service plays: `python -m app --role all|api|consumers|scheduler`.
+
+- `all` (the default) is the whole service in one process, as `make run` starts it. With
+  API_WORKERS above 1, the API runs in that many worker processes sharing one socket, while
+  this process runs the consumers and the scheduler, once.
+- `api` serves the API alone (on API_WORKERS processes): run as many as the traffic needs,
+  behind any load balancer.
+- `consumers` runs every consumer group: more of them share the partitions through Kafka's
+  groups.
+- `scheduler` runs the scheduled jobs. Each job claims its slot in PostgreSQL before it runs,
+  so a second scheduler is harmless: it only loses the race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+
+from app.background import background_work
+from app.bootstrap import build_resources
+from app.config import Settings
+from app.server import serve, serve_workers
+
+
+def run_role(role: str, settings: Settings) -> None:
+    """Runs until SIGTERM or SIGINT."""
+    if role == "api" and settings.api_workers > 1:
+        serve_workers(settings)
+    elif role == "api":
+        serve(without_background(settings))
+    elif role == "all" and settings.api_workers > 1:
+        with BackgroundThread(settings, settings.run_consumers, settings.run_scheduler):
+            serve_workers(settings)
+    elif role == "all":
+        serve(settings)
+    elif role in ("consumers", "scheduler"):
+        asyncio.run(until_signalled(settings, role == "consumers", role == "scheduler"))
+    else:
+        raise ValueError(f"no such role: {role!r}")
+
+
+def without_background(settings: Settings) -> Settings:
+    return settings.model_copy(update={"run_consumers": False, "run_scheduler": False})
+
+
+async def run_background(
+    settings: Settings, consumers: bool, scheduler: bool, stopping: asyncio.Event
+) -> None:
+    """The consumers and the scheduler, as asked, until `stopping` is set."""
+    async with (
+        build_resources(settings) as resources,
+        background_work(resources, consumers, scheduler),
+    ):
+        await stopping.wait()
+
+
+async def until_signalled(settings: Settings, consumers: bool, scheduler: bool) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await run_background(settings, consumers, scheduler, stopping)
+
+
+class BackgroundThread:
+    """The consumers and scheduler on an event loop of their own, beside uvicorn's supervisor,
+    which keeps the main thread for its signals. Leaving the block stops them gracefully."""
+
+    def __init__(self, settings: Settings, consumers: bool, scheduler: bool) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._stopping = asyncio.Event()
+        work = run_background(settings, consumers, scheduler, self._stopping)
+        self._thread = threading.Thread(
+            target=self._loop.run_until_complete, args=(work,), name="background"
+        )
+
+    def __enter__(self) -> BackgroundThread:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join()
+        self._loop.close()
