@@ -6,6 +6,7 @@ the same run:
 - batched ingest against a bare idempotent aiokafka producer sending the same events, validated
   and serialized beforehand, all in flight, to the same topics with the same keys;
 - single events at 64 connections against `GET /health` of the same server.
+Each set of rows runs once per `--workers` count (API_WORKERS), 1 and 2 by default.
 The events go to the real user topics, from users named `bench-user-*`, and so to the stores.
 """
 
@@ -85,14 +86,18 @@ def posting(base: str, body: bytes, seconds: int, connections: int, folder: Path
 
 
 async def through_the_service(
-    events: list[dict[str, Any]], seconds: int, batch_connections: int, consumers: bool
+    events: list[dict[str, Any]],
+    seconds: int,
+    batch_connections: int,
+    consumers: bool,
+    workers: int,
 ) -> tuple[Load, Load, Load]:
-    """Batches of 100, then /health and single events at 64 connections, on one process."""
+    """Batches of 100, then /health and single events at 64 connections, on one service."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     # Bench events must not start fallback runs: the health check is off.
     env = {"API_PORT": str(port), "LOG_LEVEL": "WARNING", "SPARK_HEALTH_CRON": "0 0 1 1 *",
-           "RUN_CONSUMERS": str(consumers).lower()}  # fmt: skip
+           "RUN_CONSUMERS": str(consumers).lower(), "API_WORKERS": str(workers)}  # fmt: skip
     with (
         BackgroundProcess("service", python_module("app"), env) as service,
         tempfile.TemporaryDirectory() as folder,
@@ -130,24 +135,29 @@ async def main() -> None:
     parser.add_argument(
         "--without-consumers", action="store_true", help="the ingest path alone, consumers off"
     )
+    parser.add_argument(
+        "--workers", default="1,2", help="API_WORKERS of each set of rows, comma-separated"
+    )
     args = parser.parse_args()
     require_wrk()
     settings = Settings()
     events = client_events(args.events + 1000, args.seed)
     consumers = not args.without_consumers
-    batched, health, single = await through_the_service(
-        events, args.seconds, args.connections, consumers
-    )
-    bare = await bare_producer(settings, events)
     producer = "bare aiokafka producer, idempotent, all in flight"
-    rows = [
-        Row(producer, "events/s", bare, None, None),
-        Row(f"POST /events, batches of {BATCH_SIZE}, wrk -c{args.connections}", "events/s",
-            batched.requests_per_second * BATCH_SIZE, batched.p99_ms, producer),
-        Row("GET /health, wrk -c64", "req/s", health.requests_per_second, health.p99_ms, None),
-        Row("POST /events, one event per request, wrk -c64", "req/s",
-            single.requests_per_second, single.p99_ms, "GET /health, wrk -c64"),
-    ]  # fmt: skip
+    rows = [Row(producer, "events/s", await bare_producer(settings, events), None, None)]
+    for workers in (int(count) for count in args.workers.split(",")):
+        batched, health, single = await through_the_service(
+            events, args.seconds, args.connections, consumers, workers
+        )
+        on = f"{workers} worker{'s' if workers > 1 else ''}"
+        health_row = f"GET /health, wrk -c64, {on}"
+        rows += [
+            Row(f"POST /events, batches of {BATCH_SIZE}, wrk -c{args.connections}, {on}",
+                "events/s", batched.requests_per_second * BATCH_SIZE, batched.p99_ms, producer),
+            Row(health_row, "req/s", health.requests_per_second, health.p99_ms, None),
+            Row(f"POST /events, one event per request, wrk -c64, {on}", "req/s",
+                single.requests_per_second, single.p99_ms, health_row),
+        ]  # fmt: skip
     how = "with its consumers" if consumers else "consumers off"
     print_rows(f"Ingest, python -m app {how}, wrk -t2 -d{args.seconds}s", rows)
 
