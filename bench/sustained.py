@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import statistics
 import sys
 import tempfile
@@ -432,6 +433,8 @@ def main() -> None:
     if (1 - WARMUP_SHARE) * args.hold_seconds < 3 * args.sample_seconds:
         cli.error("--hold-seconds must leave three samples after its first fifth (warm-up)")
     rows: list[Row] = []
+    # SIGTERM stops the run as Ctrl-C does (a shell's background job ignores SIGINT).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         asyncio.run(search(args, rows))
     except KeyboardInterrupt:  # the processes were stopped on the way out
