@@ -53,6 +53,7 @@ MIN_GROWTH = 1000
 DRAINED_LAG = 100  # messages behind per stage: a hold starts clean below this
 STARTUP_LIMIT_SECONDS = 300  # the JVM and Spark's first micro-batch on a busy machine
 WARMUP_EVENTS = 50
+LATE_SECONDS = 1.0  # a request not sent by then is one the service did not keep up with
 
 
 @dataclass(frozen=True)
@@ -237,29 +238,40 @@ def parse_offsets(spark_json: str) -> dict[tuple[str, int], int]:
     }
 
 
-async def post_batch(client: httpx.AsyncClient, batch: list[dict[str, Any]], tally: Tally) -> None:
-    sent = time.perf_counter()
-    try:
-        response = await client.post("/events", content=orjson.dumps(batch), headers=JSON)
-        answer = str(response.status_code)
-    except httpx.HTTPError as error:  # a timeout or a refused connection: not held either
-        answer = type(error).__name__
-    tally.seconds.append(time.perf_counter() - sent)
-    tally.answers[answer] += 1
+async def post_batch(
+    client: httpx.AsyncClient, batch: list[dict[str, Any]], due: float,
+    in_flight: asyncio.Semaphore, tally: Tally,
+) -> None:  # fmt: skip
+    """Posts the batch once a connection is free, unless that is past LATE_SECONDS after it was
+    due: then the service is not keeping up, and the batch counts as `late`, unsent."""
+    async with in_flight:
+        if time.perf_counter() - due > LATE_SECONDS:
+            tally.answers["late"] += 1
+            return
+        tally.events += len(batch)
+        sent = time.perf_counter()
+        try:
+            response = await client.post("/events", content=orjson.dumps(batch), headers=JSON)
+            answer = str(response.status_code)
+        except httpx.HTTPError as error:  # a timeout or a refused connection: not held either
+            answer = type(error).__name__
+        tally.seconds.append(time.perf_counter() - sent)
+        tally.answers[answer] += 1
 
 
 async def post_open_loop(
     client: httpx.AsyncClient, events: Iterator[dict[str, Any]], rate: float, seconds: float,
-    batch: int, started: float, tally: Tally,
+    batch: int, connections: int, started: float, tally: Tally,
 ) -> None:  # fmt: skip
-    """The n-th request of `batch` events starts at `started` + n * batch / rate, whether or
-    not earlier ones were answered: a slow service queues requests instead of slowing them."""
+    """The n-th request of `batch` events is due at `started` + n * batch / rate, whether or
+    not earlier ones were answered; at most `connections` are in flight."""
+    in_flight = asyncio.Semaphore(connections)
     async with asyncio.TaskGroup() as posts:
         for n in range(max(1, round(rate * seconds / batch))):
-            await asyncio.sleep(max(0.0, started + n * batch / rate - time.perf_counter()))
+            due = started + n * batch / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
             events_of_request = list(islice(events, batch))
-            tally.events += len(events_of_request)
-            posts.create_task(post_batch(client, events_of_request, tally))
+            posts.create_task(post_batch(client, events_of_request, due, in_flight, tally))
 
 
 async def sample_lags(
@@ -286,7 +298,16 @@ async def hold(
     started = time.perf_counter()
     async with asyncio.TaskGroup() as load:
         load.create_task(
-            post_open_loop(client, events, rate, args.hold_seconds, args.batch, started, tally)
+            post_open_loop(
+                client,
+                events,
+                rate,
+                args.hold_seconds,
+                args.batch,
+                args.connections,
+                started,
+                tally,
+            )
         )
         samples = await sample_lags(
             probe, started, args.hold_seconds, args.sample_seconds, processes, label
@@ -418,7 +439,7 @@ def parser() -> argparse.ArgumentParser:
         help="at most, for the lags to come back near zero between rates",
     )
     parser.add_argument("--batch", type=int, default=50, help="events per POST")
-    parser.add_argument("--connections", type=int, default=8, help="requests in flight at most")
+    parser.add_argument("--connections", type=int, default=32, help="requests in flight at most")
     parser.add_argument("--users", type=int, default=1000, help="distinct simulated users")
     parser.add_argument("--workers", type=int, default=1, help="the service's API_WORKERS")
     parser.add_argument("--seed", type=int, default=1, help="of the simulated traffic")
