@@ -5,6 +5,7 @@ the good ones. A valid event becomes the stored form that goes to Kafka, with th
 `received_at`, the request's user agent and an `event_id` (UUIDv7 when the client sent none).
 """
 
+# No `from __future__ import annotations`: a TypedDict reads NotRequired when it is created.
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from pydantic import (
     ValidationError,
     with_config,
 )
-from typing_extensions import TypedDict
+from typing_extensions import TypedDict  # typing's own lacks what pydantic needs before 3.12
 
 from app.ingest.ids import uuid7
 from jobs.rules import Rules
