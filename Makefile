@@ -38,11 +38,15 @@ test: up test-tools
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-## test-tools: what the fault tests use besides the stack: nftables, for network partitions
+## test-tools: what the tests use besides the stack: nftables, for network partitions; Chromium
+##             and ChromeDriver, for the browser tracker
 test-tools:
 	@command -v nft >/dev/null || { \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
 	  apt-get install -y -q --no-install-recommends nftables; }
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -q --no-install-recommends chromium chromium-driver; }
 
 ## up: start the local services not yet running, wait for them, migrate, create topics
 up: $(STAMP)

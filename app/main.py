@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import ingest, ops, problems, public
+from app.api import ingest, ops, problems, public, web
 from app.background import background_work
 from app.bootstrap import Resources, build_resources
 from app.config import Settings, get_settings
@@ -59,4 +59,5 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(ingest.router)
     app.include_router(public.router)
     app.include_router(ops.router)
+    app.include_router(web.router)
     return app

@@ -1,0 +1,1 @@
+"""Static files served to browsers: the event tracker and its demo page."""
