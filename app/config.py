@@ -84,6 +84,7 @@ class Settings(BaseSettings):
 
     readiness_timeout_seconds: float = Field(default=3.0, gt=0)
     readiness_refresh_seconds: float = Field(default=2.0, gt=0)  # /ready is at most this old
+    status_refresh_seconds: float = Field(default=3.0, gt=0)  # and /status this old
 
     # Ingest limits: refused with 413/422, never a 500.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

@@ -9,11 +9,12 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import ingest, ops, problems, public, web
+from app.api import ingest, ops, problems, public, status, web
 from app.background import background_work
 from app.bootstrap import Resources, build_resources
 from app.config import Settings, get_settings
 from app.ingest.request_body import IngestError
+from app.ops.pipeline_status import StatusMonitor
 from app.ops.readiness import ReadinessMonitor
 from app.serving.cache import AnswerCache
 from app.serving.params import BadParameter
@@ -29,6 +30,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             app.state.resources = built
             app.state.readiness = ReadinessMonitor(built, settings.readiness_refresh_seconds)
             app.state.readiness.start()
+            app.state.status = StatusMonitor(
+                built, app.state.readiness, settings.status_refresh_seconds
+            )
             try:
                 async with background_work(built, settings.run_consumers, settings.run_scheduler):
                     yield
@@ -59,5 +63,6 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.include_router(ingest.router)
     app.include_router(public.router)
     app.include_router(ops.router)
+    app.include_router(status.router)
     app.include_router(web.router)
     return app

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from functools import partial
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client import Gauge as PerProcessGauge
+from prometheus_client.multiprocess import MultiProcessCollector
 
 # With several processes (API workers), a gauge reads as the value last set by any of them:
 # each is set by whichever process measured it, and a restarted worker's old value is older.
 Gauge = partial(PerProcessGauge, multiprocess_mode="mostrecent")
+
+
+def registry() -> CollectorRegistry:
+    """Every process's metrics when several share a folder (API workers), else this one's."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return REGISTRY
+    merged = CollectorRegistry()
+    MultiProcessCollector(merged)
+    return merged
+
 
 EVENTS_ACCEPTED = Counter(
     "events_accepted_total", "Events acknowledged by Kafka and answered 202", ["event_type"]

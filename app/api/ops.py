@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from app.config import Settings
+from app.metrics import registry
 from app.model.health import SparkLag
 from app.ops.readiness import ReadinessMonitor, public_detail
 
@@ -78,9 +77,4 @@ def spark_state(lag: SparkLag, settings: Settings) -> SparkState:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics() -> PlainTextResponse:
-    """Every process's metrics when several share a folder (API workers), else this one's."""
-    registry = REGISTRY
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)
-    return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return PlainTextResponse(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)

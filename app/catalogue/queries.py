@@ -69,3 +69,12 @@ async def finish_run(
         "movies_changed = $4, movies_gone = $5, error = $6 WHERE run_id = $1",
         run_id, status, fetched, changed, gone, error,
     )  # fmt: skip
+
+
+async def last_finished_run(connection: asyncpg.Connection) -> asyncpg.Record | None:
+    """The latest sync that ended, and how many movies the catalogue then held."""
+    return await connection.fetchrow(
+        "SELECT kind, status, finished_at, movies_fetched, movies_changed, "
+        "(SELECT count(*) FROM dim_movie WHERE NOT is_placeholder AND NOT is_gone) AS movies "
+        "FROM tmdb_sync_runs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1"
+    )

@@ -3,6 +3,8 @@ its own) and the end offsets that lag is measured against."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import orjson
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -69,3 +71,27 @@ async def spark_offsets_at_end(bootstrap_servers: str, topics: list[str]) -> str
     for (topic, partition), offset in (await end_offsets(bootstrap_servers, topics)).items():
         offsets.setdefault(topic, {})[str(partition)] = offset
     return orjson.dumps(offsets).decode()
+
+
+async def group_lags(bootstrap_servers: str, groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
+    """Messages each consumer group has yet to commit, over the topics it reads.
+
+    Read from the broker, so it holds wherever the group's consumers run; a group that never
+    committed is behind by the whole of its topics."""
+    topics = sorted({topic for group_topics in groups.values() for topic in group_topics})
+    ends = await end_offsets(bootstrap_servers, topics)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        lags = {}
+        for group, group_topics in groups.items():
+            committed = await admin.list_consumer_group_offsets(group)
+            done = {(tp.topic, tp.partition): max(0, m.offset) for tp, m in committed.items()}
+            lags[group] = sum(
+                max(0, end - done.get(key, 0))
+                for key, end in ends.items()
+                if key[0] in group_topics
+            )
+        return lags
+    finally:
+        await admin.close()

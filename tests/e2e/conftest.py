@@ -11,6 +11,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from app.config import Settings
+from tests.browser import Browser
 from tests.support import ServiceProcess
 
 
@@ -48,3 +49,10 @@ def service() -> Iterator[ServiceProcess]:
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """A headless Chromium, driven over WebDriver."""
+    with Browser() as driven:
+        yield driven

@@ -19,7 +19,6 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from app.config import Settings
-from tests.browser import Browser
 from tests.e2e.stores import Landed, count_landed, wait_until_landed
 from tests.event_factory import new_event
 from tests.loopback import LoopbackServer, ServedTwin
@@ -135,12 +134,6 @@ def service(pages: PageServer) -> Iterator[ServiceProcess]:
     process.start()
     yield process
     process.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with Browser() as driven:
-        yield driven
 
 
 def new_user() -> str:

@@ -1,4 +1,4 @@
-"""`GET /tracker.js` and `GET /demo`: served from the package, with a short cache."""
+"""`GET /`, `GET /tracker.js` and `GET /demo`: served from the package, with a short cache."""
 
 from __future__ import annotations
 
@@ -31,3 +31,13 @@ async def test_the_demo_is_a_self_contained_page_loading_the_tracker():
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert '<script src="/tracker.js"></script>' in response.text
     assert "http://" not in response.text and "https://" not in response.text
+
+
+async def test_the_pipeline_page_reads_the_service_it_came_from_and_writes_no_markup():
+    response = await get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    page = response.text
+    assert 'getJson("/status")' in page and 'getJson("/api/top_movies' in page
+    # Titles and reasons come from users: they are set as text, never parsed as HTML.
+    assert "innerHTML" not in page and "insertAdjacentHTML" not in page

@@ -1,0 +1,179 @@
+"""What the pipeline page shows: ingest, each consumer group's lag, Spark, the fallback and the
+catalogue, gathered at most once per interval however many pages ask.
+
+A part whose store is down is null and named in `unavailable`, so the page can say what is
+missing rather than show blanks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from pydantic import BaseModel, Field
+
+from app.bootstrap import Resources
+from app.catalogue import queries as catalogue_queries
+from app.config import FallbackMode
+from app.consumers.groups import GROUPS
+from app.metrics import registry
+from app.model import queries as model_queries
+from app.ops.ingest_totals import IngestTotals, ingest_totals
+from app.ops.readiness import ReadinessMonitor
+from app.producers.kafka_admin import group_lags
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Ingest(BaseModel):
+    accepted: int = Field(description="Events acknowledged since the service started.")
+    rejected: dict[str, int] = Field(description="Events or requests refused, by reason.")
+    accepted_per_second: float | None = Field(
+        description="Over the last interval; null on the first reading."
+    )
+    rejected_per_second: float | None
+
+
+class Spark(BaseModel):
+    lag_messages: int
+    last_batch_at: datetime | None
+    last_batch_events: int | None
+    lagging: bool
+
+
+class Fallback(BaseModel):
+    mode: FallbackMode
+    awaiting_promotion: int = Field(description="Fallback facts an admin has yet to promote.")
+
+
+class CatalogueSync(BaseModel):
+    kind: str
+    status: str
+    finished_at: datetime
+    movies_fetched: int
+    movies_changed: int
+    movies: int = Field(description="Movies the catalogue holds now.")
+
+
+class PipelineStatus(BaseModel):
+    measured_at: datetime
+    unavailable: list[str] = Field(
+        description="Dependencies that did not answer: kafka, mongo, postgres."
+    )
+    ingest: Ingest
+    consumer_lag: dict[str, int] | None = Field(
+        description="Messages each consumer group has yet to commit; null while Kafka is down."
+    )
+    spark: Spark | None
+    fallback: Fallback | None
+    catalogue: CatalogueSync | None = Field(description="The last sync that ended, if any.")
+
+
+class StatusMonitor:
+    """Gathers on demand; callers within `interval_seconds` of a reading share it."""
+
+    def __init__(
+        self, resources: Resources, readiness: ReadinessMonitor, interval_seconds: float
+    ) -> None:
+        self._resources, self._readiness = resources, readiness
+        self._interval = interval_seconds
+        self._lock = asyncio.Lock()
+        self._latest: PipelineStatus | None = None
+        self._measured = 0.0
+        self._previous: tuple[float, IngestTotals] | None = None
+
+    async def latest(self) -> PipelineStatus:
+        async with self._lock:
+            if self._latest is None or time.monotonic() - self._measured >= self._interval:
+                self._latest = await self._gather()
+                self._measured = time.monotonic()
+            return self._latest
+
+    async def _gather(self) -> PipelineStatus:
+        readiness = await self._readiness.latest()
+        down = [probe.name for probe in readiness.probes if not probe.ok]
+        lags, pg = await asyncio.gather(
+            self._bounded(self._consumer_lags()) if "kafka" not in down else skipped(),
+            self._bounded(self._from_postgres()) if "postgres" not in down else skipped(),
+        )
+        if pg is None and "postgres" not in down:
+            down.append("postgres")
+        if lags is None and "kafka" not in down:
+            down.append("kafka")
+        fallback, catalogue, last_batch_events = pg or (None, None, None)
+        lag = readiness.spark
+        settings = self._resources.settings
+        spark = (
+            Spark(
+                lag_messages=lag.lag_messages,
+                last_batch_at=lag.last_batch_at,
+                last_batch_events=last_batch_events,
+                lagging=lag.is_lagging(
+                    settings.spark_lag_threshold_messages, settings.spark_stale_seconds
+                ),
+            )
+            if lag is not None and pg is not None
+            else None
+        )
+        return PipelineStatus(
+            measured_at=datetime.now(UTC),
+            unavailable=sorted(down),
+            ingest=self._ingest(),
+            consumer_lag=lags,
+            spark=spark,
+            fallback=fallback,
+            catalogue=catalogue,
+        )
+
+    def _ingest(self) -> Ingest:
+        now, totals = time.monotonic(), ingest_totals(registry())
+        rates: tuple[float | None, float | None] = (None, None)
+        if self._previous is not None and now > self._previous[0]:
+            before, seconds = self._previous[1], now - self._previous[0]
+            rates = (
+                max(0, totals.accepted - before.accepted) / seconds,
+                max(0, totals.rejected_count - before.rejected_count) / seconds,
+            )
+        self._previous = (now, totals)
+        return Ingest(
+            accepted=totals.accepted,
+            rejected=totals.rejected,
+            accepted_per_second=rates[0],
+            rejected_per_second=rates[1],
+        )
+
+    async def _consumer_lags(self) -> dict[str, int]:
+        groups = {group_id: group.topics for group_id, group in GROUPS.items()}
+        return await group_lags(self._resources.settings.kafka_bootstrap_servers, groups)
+
+    async def _from_postgres(self) -> tuple[Fallback, CatalogueSync | None, int | None]:
+        settings = self._resources.settings
+        async with self._resources.postgres.connection() as connection:
+            mode = await model_queries.fallback_mode(connection, settings.fallback_mode)
+            waiting = await model_queries.count_awaiting_promotion(connection, None, None)
+            sync = await catalogue_queries.last_finished_run(connection)
+            batches = await model_queries.recent_spark_batches(
+                connection, settings.spark_checkpoint_dir, limit=1
+            )
+        return (
+            Fallback(mode=mode, awaiting_promotion=waiting),
+            CatalogueSync(**dict(sync)) if sync else None,
+            batches[0]["events"] if batches else None,
+        )
+
+    async def _bounded(self, work: Awaitable[T]) -> T | None:
+        try:
+            async with asyncio.timeout(self._resources.settings.readiness_timeout_seconds):
+                return await work
+        except Exception:  # shown as unavailable; the probes say why
+            log.warning("a status reading failed", exc_info=True)
+            return None
+
+
+async def skipped() -> None:
+    """In place of a reading from a dependency the probes found down."""
