@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import ingest, ops, problems, public, status, web
-from app.background import background_work
+from app.background import background_work, consumer_groups
 from app.bootstrap import Resources, build_resources
 from app.config import Settings, get_settings
 from app.ingest.request_body import IngestError
@@ -34,7 +34,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
                 built, app.state.readiness, settings.status_refresh_seconds
             )
             try:
-                async with background_work(built, settings.run_consumers, settings.run_scheduler):
+                groups = consumer_groups(settings.run_consumers)
+                async with background_work(built, groups, settings.run_scheduler):
                     yield
             finally:
                 await app.state.readiness.stop()

@@ -14,11 +14,10 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import threading
+from collections.abc import Sequence
 
-from app.background import background_work
-from app.bootstrap import build_resources
+from app.background import consumer_groups, run_background, until_signalled
 from app.config import Settings
 from app.server import serve, serve_workers
 
@@ -30,12 +29,15 @@ def run_role(role: str, settings: Settings) -> None:
     elif role == "api":
         serve(without_background(settings))
     elif role == "all" and settings.api_workers > 1:
-        with BackgroundThread(settings, settings.run_consumers, settings.run_scheduler):
+        with BackgroundThread(
+            settings, consumer_groups(settings.run_consumers), settings.run_scheduler
+        ):
             serve_workers(settings)
     elif role == "all":
         serve(settings)
     elif role in ("consumers", "scheduler"):
-        asyncio.run(until_signalled(settings, role == "consumers", role == "scheduler"))
+        groups = consumer_groups(role == "consumers")
+        asyncio.run(until_signalled(settings, groups, scheduler=role == "scheduler"))
     else:
         raise ValueError(f"no such role: {role!r}")
 
@@ -44,33 +46,14 @@ def without_background(settings: Settings) -> Settings:
     return settings.model_copy(update={"run_consumers": False, "run_scheduler": False})
 
 
-async def run_background(
-    settings: Settings, consumers: bool, scheduler: bool, stopping: asyncio.Event
-) -> None:
-    """The consumers and the scheduler, as asked, until `stopping` is set."""
-    async with (
-        build_resources(settings) as resources,
-        background_work(resources, consumers, scheduler),
-    ):
-        await stopping.wait()
-
-
-async def until_signalled(settings: Settings, consumers: bool, scheduler: bool) -> None:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    await run_background(settings, consumers, scheduler, stopping)
-
-
 class BackgroundThread:
     """The consumers and scheduler on an event loop of their own, beside uvicorn's supervisor,
     which keeps the main thread for its signals. Leaving the block stops them gracefully."""
 
-    def __init__(self, settings: Settings, consumers: bool, scheduler: bool) -> None:
+    def __init__(self, settings: Settings, groups: Sequence[str], scheduler: bool) -> None:
         self._loop = asyncio.new_event_loop()
         self._stopping = asyncio.Event()
-        work = run_background(settings, consumers, scheduler, self._stopping)
+        work = run_background(settings, groups, scheduler, self._stopping)
         self._thread = threading.Thread(
             target=self._loop.run_until_complete, args=(work,), name="background"
         )
