@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         allow_origins=settings.cors_origin_list,
         allow_methods=["POST", "GET"],
         allow_headers=["Content-Type", "Content-Encoding"],
+        expose_headers=["Retry-After"],  # so trackers on other origins wait as long as asked
         max_age=600,
     )
     app.add_exception_handler(IngestError, ingest.ingest_error_response)

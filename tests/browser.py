@@ -88,22 +88,34 @@ class Browser:
     def _driver_ready(self) -> bool:
         try:
             return bool(self._http.get("/status").json()["value"]["ready"])
-        except httpx.TransportError:
+        except (httpx.TransportError, ValueError, KeyError):  # not up yet, or not ChromeDriver
             return False
 
     def close(self) -> None:
-        if self._session:
-            # The driver is ended below either way.
-            with contextlib.suppress(httpx.HTTPError, WebDriverError):
-                self._call("DELETE", f"/session/{self._session}")
-            self._session = ""
-        if self._driver is not None:
+        try:
+            if self._session:
+                # The driver is ended below whatever it answers.
+                with contextlib.suppress(Exception):
+                    self._call("DELETE", f"/session/{self._session}")
+                self._session = ""
+        finally:
+            if self._driver is not None:
+                self._end_driver(self._driver)
+                self._driver = None
+            self._http.close()
+            shutil.rmtree(self._profile, ignore_errors=True)
+
+    @staticmethod
+    def _end_driver(driver: subprocess.Popen[bytes]) -> None:
+        """ChromeDriver and the Chromium it started share a process group: end them all."""
+        for signum in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._driver.pid, signal.SIGTERM)
-            self._driver.wait(timeout=10)
-            self._driver = None
-        self._http.close()
-        shutil.rmtree(self._profile, ignore_errors=True)
+                os.killpg(driver.pid, signum)
+            try:
+                driver.wait(timeout=10)
+                return
+            except subprocess.TimeoutExpired:
+                continue
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = self._http.request(method, path, json=body)

@@ -12,9 +12,11 @@
  * preflight, and sendBeacon may carry it. When the page is hidden or left, whatever is queued
  * goes by navigator.sendBeacon, which the browser delivers after the page is gone.
  *
- * A batch that meets a 503 (or another 5xx, a 408, a 429), a network error or a timeout is sent
- * again after an exponential backoff, byte for byte: same event ids, same content. The service
- * stores one event per id, so a retried event lands once.
+ * A batch that meets a 503 (or another 5xx, a 408, a 429), a network error, a timeout or an
+ * answer that is not the service's is sent again after an exponential backoff, byte for byte:
+ * same event ids, same content. The service stores one event per id, so a retried event lands
+ * once. After maxAttempts the batch is given up, so that one the service can never take does
+ * not hold back every event behind it.
  */
 (() => {
   "use strict";
@@ -26,14 +28,18 @@
     timeoutMs: 10000, // a request unanswered this long is abandoned and retried
     retryBaseMs: 500,
     retryCapMs: 30000,
+    maxAttempts: 12, // with the defaults, about five minutes of trying
   };
   // Browsers refuse beacons and keepalive fetches past 64 KiB in flight per page: stay below it.
   const MAX_BODY_BYTES = 60 * 1024;
   const MAX_BODY_EVENTS = 500; // the service's default MAX_BATCH_EVENTS
   const BODY_OVERHEAD = '{"events":[]}'.length;
-  // The service's limits (app/ingest/events.py) for the context the tracker collects itself.
+  // The service's limits (app/ingest/events.py): longer text is cut, not refused.
   const MAX_URL_CHARS = 2048;
   const MAX_LOCALE_CHARS = 35;
+  const MAX_ID_CHARS = 128;
+  const MAX_ELEMENT_CHARS = 256;
+  const MAX_COMMENT_CHARS = 5000;
   const SESSION_KEY = "movieEvents.session";
   // Only while this script first runs does the page say where the tracker came from.
   const scriptUrl = document.currentScript ? document.currentScript.src : "";
@@ -128,6 +134,10 @@
     // Serialized once: a retry sends the very same bytes.
     const json = JSON.stringify(event);
     const entry = { id: event.event_id, json, size: encoder.encode(json).length };
+    if (BODY_OVERHEAD + entry.size > MAX_BODY_BYTES) {
+      report([entry], "rejected", { field: "", reason: "event larger than a request may be" });
+      return event.event_id;
+    }
     queue.push(entry);
     report([entry], "queued");
     trim();
@@ -183,8 +193,20 @@
 
   async function send() {
     inFlight = true;
-    const retryAfterMs = await post(batch);
-    inFlight = false;
+    let retryAfterMs;
+    try {
+      retryAfterMs = await post(batch);
+    } catch (error) {
+      console.error("movieEvents: sending failed", error);
+      retryAfterMs = 0;
+    } finally {
+      inFlight = false;
+    }
+    if (retryAfterMs !== null && attempt + 1 >= config.maxAttempts) {
+      console.error(`movieEvents: ${batch.length} events given up after ${attempt + 1} attempts`);
+      report(batch, "failed", { field: "", reason: `no answer after ${attempt + 1} attempts` });
+      retryAfterMs = null;
+    }
     if (retryAfterMs === null) {
       batch = null;
       schedule();
@@ -229,18 +251,22 @@
     }
     const status = response.status;
     if (status >= 500 || status === 408 || status === 429) {
-      // Readable only from the same origin: the service does not expose it to others.
       return Number(response.headers.get("Retry-After")) * 1000 || 0;
     }
-    const rejected = new Map(((answer && answer.rejected) || []).map((r) => [r.index, r]));
-    if (status >= 400 && !rejected.size) {
+    // The service's answer lists every event of the batch as accepted or rejected (202, 422).
+    const listed = (key) => (answer && Array.isArray(answer[key]) ? answer[key] : []);
+    const accepted = new Set(listed("accepted").map((a) => a.index));
+    const rejected = new Map(listed("rejected").map((r) => [r.index, r]));
+    if (!accepted.size && !rejected.size) {
+      if (status < 400) return 0; // not the service's answer: a portal's page, say
       console.error(`movieEvents: ${status} from ${config.endpoint}, events dropped`, answer);
-      report(entries, "failed", answer);
+      report(entries, "failed", answer && answer.detail);
       return null;
     }
     entries.forEach((entry, index) => {
       const rejection = rejected.get(index);
-      if (!rejection) return report([entry], "accepted");
+      if (accepted.has(index)) return report([entry], "accepted");
+      if (!rejection) return report([entry], "failed", { field: "", reason: "not in the answer" });
       console.warn(`movieEvents: event ${entry.id} rejected: ${rejection.field} ${rejection.reason}`);
       report([entry], "rejected", rejection);
     });
@@ -262,16 +288,26 @@
       batch = null;
     }
     for (const run of split(entries, MAX_BODY_EVENTS)) {
-      const blob = new Blob([bodyOf(run)], { type: "text/plain" });
-      if (navigator.sendBeacon(config.endpoint, blob)) {
+      if (beacon(bodyOf(run))) {
         report(run, "beaconed");
         continue;
       }
-      // Refused, over the browser's quota: a keepalive fetch may still get through. If the
-      // page is still there when it fails, the events wait for the next flush.
-      post(run).then((retryAfterMs) => {
-        if (retryAfterMs !== null) requeue(run);
-      });
+      // Refused or missing: a keepalive fetch may still get through, though browsers count it
+      // against the same 64 KiB quota. If the page is still there when it fails, the events
+      // wait for the next flush.
+      post(run).then(
+        (retryAfterMs) => retryAfterMs !== null && requeue(run),
+        () => requeue(run),
+      );
+    }
+  }
+
+  function beacon(body) {
+    if (typeof navigator.sendBeacon !== "function") return false;
+    try {
+      return navigator.sendBeacon(config.endpoint, new Blob([body], { type: "text/plain" }));
+    } catch {
+      return false;
     }
   }
 
@@ -291,13 +327,31 @@
      * endpoint: the service's base URL or its /events URL (default: where this script came
      * from); userId; sessionId (default: one per tab); onStatus(eventId, status, detail), told
      * "queued", "accepted", "rejected", "retrying", "beaconed", "failed" or "dropped"; and
-     * batchSize, flushDelayMs, maxQueue, timeoutMs, retryBaseMs, retryCapMs.
+     * batchSize, flushDelayMs, maxQueue, timeoutMs, retryBaseMs, retryCapMs, maxAttempts.
      */
     init(options) {
       if (!options || !options.userId) throw new Error("movieEvents.init needs a userId");
+      for (const name of ["userId", "sessionId"]) {
+        if (options[name] != null && String(options[name]).length > MAX_ID_CHARS) {
+          throw new Error(`movieEvents.init: ${name} is longer than ${MAX_ID_CHARS} characters`);
+        }
+      }
+      if (!options.endpoint && !scriptUrl) {
+        throw new Error("movieEvents.init needs an endpoint when the script is inlined");
+      }
+      const tuning = Object.fromEntries(
+        Object.keys(DEFAULTS)
+          .filter((name) => options[name] !== undefined)
+          .map((name) => {
+            const value = Number(options[name]);
+            if (!(value >= 1)) throw new Error(`movieEvents.init: ${name} must be at least 1`);
+            return [name, value];
+          }),
+      );
       config = {
         ...DEFAULTS,
-        ...options,
+        ...tuning,
+        onStatus: options.onStatus,
         endpoint: eventsUrl(options.endpoint),
         userId: clean(options.userId),
         sessionId: clean(options.sessionId || tabSession()),
@@ -314,13 +368,13 @@
     /** element: a name for what was clicked; target: where it leads, if anywhere. */
     click(element, target) {
       return track("click", undefined, {
-        element: clean(element),
-        target: target == null ? undefined : clean(target),
+        element: clean(element, MAX_ELEMENT_CHARS),
+        target: target == null ? undefined : clean(target, MAX_URL_CHARS),
       });
     },
     /** rating: 0 to 10, optional. */
     comment(movieId, text, rating) {
-      return track("comment", movieId, { text: clean(text), rating });
+      return track("comment", movieId, { text: clean(text, MAX_COMMENT_CHARS), rating });
     },
     /** Sends what is queued now instead of after the delay. */
     flush,

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
+import asyncpg
 import httpx
 import orjson
 import pytest
@@ -85,10 +86,11 @@ class PageServer(ServedTwin):
 
 class FlakyProxy(ServedTwin):
     """In front of the service: answers the first `failures` posts 503, as the service does
-    when Kafka lags, then forwards. Keeps every body it was sent and every status it answered."""
+    when Kafka lags, then forwards, holding the first forwarded answer back `hold_seconds`.
+    Keeps every body it was sent and every status it answered."""
 
-    def __init__(self, upstream: str, failures: int) -> None:
-        self.upstream, self.failures = upstream, failures
+    def __init__(self, upstream: str, failures: int = 0, hold_seconds: float = 0) -> None:
+        self.upstream, self.failures, self.hold_seconds = upstream, failures, hold_seconds
         self.bodies: list[bytes] = []
         self.statuses: list[int] = []
         self._lock = threading.Lock()  # handlers run on the server's thread
@@ -114,9 +116,16 @@ class FlakyProxy(ServedTwin):
             kept = ("content-type", "access-control-allow-origin", "vary")
             headers = {name: answer.headers[name] for name in kept if name in answer.headers}
             response = Response(answer.content, answer.status_code, headers)
+            with self._lock:
+                hold, self.hold_seconds = self.hold_seconds, 0
+            await asyncio.sleep(hold)
         with self._lock:
             self.statuses.append(response.status_code)
         return response
+
+    def posts_of(self, event_id: str) -> int:
+        """How many bodies carried this event."""
+        return sum(event_id.encode() in body for body in self.bodies)
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +150,8 @@ def new_user() -> str:
 
 
 async def wait_for_landing(settings: Settings, ids: list[str], comments: int) -> Landed:
-    """What has landed once every event has, or after 60s; bounded even if a store hangs."""
+    """What has landed once every event has, or after the poll's 60 s; bounded even if a store
+    hangs."""
     async with asyncio.timeout(120):
         return await wait_until_landed(settings, ids, comments)
 
@@ -149,17 +159,37 @@ async def wait_for_landing(settings: Settings, ids: list[str], comments: int) ->
 async def test_events_from_another_origin_land_once_the_last_by_beacon(
     settings, service, pages, browser
 ):
-    page = pages.url("tracked.html", endpoint=service.base_url, user=new_user(), batch=4)
-    browser.navigate(page)
-    posted = browser.execute(FOUR_EVENTS)  # a full batch: fetched at once
-    browser.wait_until(ALL_ACCEPTED, posted)
-    queued = browser.execute(THREE_MORE)
-    assert browser.execute(STATUSES, queued) == ["queued"] * 3
+    with FlakyProxy(service.base_url) as proxy:
+        page = pages.url("tracked.html", endpoint=proxy.url, user=new_user(), batch=4)
+        browser.navigate(page)
+        posted = browser.execute(FOUR_EVENTS)  # a full batch: fetched at once
+        browser.wait_until(ALL_ACCEPTED, posted)
+        queued = browser.execute(THREE_MORE)
+        assert browser.execute(STATUSES, queued) == ["queued"] * 3
 
-    browser.navigate("about:blank")  # pagehide: the queue goes by sendBeacon
+        browser.navigate("about:blank")  # pagehide: the queue goes by sendBeacon
 
-    ids = posted + queued
-    landed = await wait_for_landing(settings, ids, 2)
+        ids = posted + queued
+        landed = await wait_for_landing(settings, ids, 2)
+        # The stores keep one row per id whatever is sent: the proxy saw what the page sent.
+        assert [proxy.posts_of(event_id) for event_id in ids] == [1] * 7
+        assert proxy.statuses == [202, 202]
+    assert landed == Landed(mongo=7, staged=7, staged_distinct=7, comments=2)
+
+
+async def test_a_batch_in_flight_when_the_page_is_left_is_not_sent_again_by_beacon(
+    settings, service, pages, browser
+):
+    with FlakyProxy(service.base_url, hold_seconds=3) as proxy:
+        page = pages.url("tracked.html", endpoint=proxy.url, user=new_user(), batch=4)
+        browser.navigate(page)
+        in_flight = browser.execute(FOUR_EVENTS)  # fetched at once; its answer is held back
+        queued = browser.execute(THREE_MORE)
+        browser.navigate("about:blank")  # the fetch is keepalive: it outlives the page
+
+        ids = in_flight + queued
+        landed = await wait_for_landing(settings, ids, 2)
+        assert [proxy.posts_of(event_id) for event_id in ids] == [1] * 7
     assert landed == Landed(mongo=7, staged=7, staged_distinct=7, comments=2)
 
 
@@ -201,6 +231,7 @@ async def test_a_batch_retried_through_503s_lands_once(settings, service, pages,
                 "tracked.html", endpoint=proxy.url, user=new_user(), batch=4, **{"fallback-uuid": 1}
             )
         )
+        assert browser.execute("return typeof crypto.randomUUID;") == "undefined"
         ids = browser.execute(FOUR_EVENTS)
         browser.wait_until(ALL_ACCEPTED, ids, timeout=20)
         assert proxy.statuses == [503, 503, 503, 202]
@@ -234,3 +265,16 @@ async def test_the_demo_page_sends_what_its_buttons_say(settings, service, brows
 
     landed = await wait_for_landing(settings, ids, 1)
     assert landed == Landed(mongo=6, staged=6, staged_distinct=6, comments=1)
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        stored = await connection.fetch(
+            "SELECT event_type, coalesce(payload->>'action', payload->>'element', "
+            "payload->>'text') AS what FROM stg_user_logs WHERE event_id = ANY($1::uuid[])",
+            [uuid.UUID(event_id) for event_id in ids],
+        )
+    finally:
+        await connection.close()
+    assert sorted((row["event_type"], row["what"]) for row in stored) == [
+        ("click", "add-to-watchlist"), ("click", "trailer"), ("comment", "Whoa."),
+        ("watch", "pause"), ("watch", "progress"), ("watch", "start"),
+    ]  # fmt: skip
