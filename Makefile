@@ -26,7 +26,7 @@ SIMULATOR := $(if $(filter 1,$(SIMULATE)),$(PY) -m app.simulation --wait 60 --du
 run: up
 	$(PY) -m app.jobs tmdb-sync
 	@logs="$$($(PY) -m devstack status | sed -n 's/^state: //p')/logs"; \
-	echo "API on http://$$($(PY) -m app.config | sed -n 's/^API_HOST=//p'):$$($(PY) -m app.config | sed -n 's/^API_PORT=//p')  (/health, /ready, /metrics, /docs)"; \
+	echo "API on http://$$($(PY) -m app.config | sed -n 's/^API_HOST=//p'):$$($(PY) -m app.config | sed -n 's/^API_PORT=//p')  (the pipeline page; /demo, /docs, /status, /metrics)"; \
 	echo "Spark stream log: $$logs/spark.log | python -m app.jobs status | make down stops the stack"; \
 	$(PY) -m app.jobs spark > "$$logs/spark.log" 2>&1 & spark=$$!; \
 	$(SIMULATOR) & simulator=$$!; \

@@ -7,6 +7,7 @@ point the variables at your own Kafka, MongoDB and PostgreSQL to use those inste
 from __future__ import annotations
 
 import os
+import shlex
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -131,7 +132,8 @@ class Settings(BaseSettings):
         return f"postgresql+asyncpg://{rest}"
 
     def as_env_lines(self) -> list[str]:
-        """`KEY=value` lines of the effective settings, secrets masked."""
+        """`KEY=value` lines of the effective settings, secrets masked, each value quoted for a
+        POSIX shell (`eval "$(make -s env)"`): cron settings hold spaces and globs."""
         lines = []
         for name in type(self).model_fields:
             value = getattr(self, name)
@@ -143,7 +145,7 @@ class Settings(BaseSettings):
                 shown = mask_url_password(str(value))
             else:
                 shown = str(value)
-            lines.append(f"{name.upper()}={shown}")
+            lines.append(f"{name.upper()}={shlex.quote(shown)}")
         return lines
 
 

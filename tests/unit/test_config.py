@@ -1,3 +1,5 @@
+import subprocess
+
 import pytest
 from pydantic import ValidationError
 
@@ -36,8 +38,8 @@ def test_env_lines_mask_secrets_and_passwords():
     text = "\n".join(lines)
     assert "very-secret-token" not in text
     assert "hunter2" not in text
-    assert "TMDB_API_TOKEN=********" in lines
-    assert "DATABASE_URL=postgresql://analyst:********@db.internal:5432/movies" in lines
+    assert "TMDB_API_TOKEN='********'" in lines
+    assert "DATABASE_URL='postgresql://analyst:********@db.internal:5432/movies'" in lines
     assert all("=" in line and line.split("=", 1)[0].isupper() for line in lines)
 
 
@@ -61,3 +63,19 @@ def test_topics_cover_every_event_type_movies_and_dead_letters():
         "movie",
         "dead_letter",
     }
+
+
+def test_env_lines_read_back_through_a_shell_as_they_were(tmp_path):
+    settings = Settings(
+        _env_file=None,
+        tmdb_full_sync_cron="0 3 * * *",
+        log_level="INFO",
+        tmdb_api_url="http://x/$HOME",
+    )
+    (tmp_path / "a file a glob would find").touch()
+    script = 'eval "$1"; printf "%s\\n" "$TMDB_FULL_SYNC_CRON" "$TMDB_API_URL" "$API_PORT"'
+    shell = subprocess.run(
+        ["sh", "-c", script, "sh", "\n".join(settings.as_env_lines())],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert shell.stdout.splitlines() == ["0 3 * * *", "http://x/$HOME", str(settings.api_port)]
