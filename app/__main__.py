@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("--role", choices=ROLE_CHOICES, default="all")
     role = parser.parse_args().role
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     metrics_folder = shared_metrics_folder(settings)
     try:
         # Imported only now: Prometheus picks its multi-process mode when first imported.

@@ -11,6 +11,7 @@ import shlex
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr
@@ -51,6 +52,7 @@ class Settings(BaseSettings):
     api_header_timeout_seconds: float = Field(default=10.0, gt=0)  # then the connection closes
     api_body_timeout_seconds: float = Field(default=30.0, gt=0)  # then 408
     log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"  # auto: console on a terminal
 
     tmdb_api_url: str = "https://api.themoviedb.org/3"
     tmdb_api_token: SecretStr | None = None

@@ -96,5 +96,5 @@ def serve_workers(settings: Settings) -> None:
 def worker_app() -> FastAPI:
     """The application of one API worker process, from its own settings."""
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)

@@ -16,7 +16,7 @@ def main() -> None:
     parser.add_argument("groups", nargs="*", choices=list(GROUPS), default=list(GROUPS))
     args = parser.parse_args()
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     asyncio.run(until_signalled(settings, args.groups, scheduler=False))
 
 
