@@ -115,7 +115,11 @@ class FakeTmdb(ServedTwin):
         self.token = "test-token"
         self.gone_ids: set[int] = set()
         self.rate_limit_next = 0
-        self.retry_after_seconds: int | None = 1
+        # At most this many answered requests per this many seconds, as TMDB's own limit.
+        self.rate_window: tuple[int, float] | None = None
+        self.retry_after_seconds: float | None = 1
+        self.answered_times: list[float] = []
+        self.rate_limited = 0
         self.fail_next_with_500 = 0
         self.delay_seconds = 0.0  # before every answer: a slow TMDB
         self.popular_ids: list[int] = sorted(
@@ -152,8 +156,9 @@ class FakeTmdb(ServedTwin):
         with self.lock:
             self.requests.append((path, query))
             self.request_times.append(time.monotonic())
-            if self.rate_limit_next > 0:
-                self.rate_limit_next -= 1
+            if self.rate_limit_next > 0 or self._over_the_window():
+                self.rate_limit_next = max(0, self.rate_limit_next - 1)
+                self.rate_limited += 1
                 wait = self.retry_after_seconds
                 headers = {} if wait is None else {"Retry-After": str(wait)}
                 message = "Your request count (#) is over the allowed limit of (40)."
@@ -161,10 +166,18 @@ class FakeTmdb(ServedTwin):
             if self.fail_next_with_500 > 0:
                 self.fail_next_with_500 -= 1
                 return tmdb_error(500, 11, "Internal error: Something went wrong, contact TMDb.")
+            self.answered_times.append(time.monotonic())
             bearer = request.headers.get("authorization") == f"Bearer {self.token}"
             if not (bearer or query.get("api_key") == self.token):
                 return tmdb_error(401, 7, "Invalid API key: You must be granted a valid key.")
             return self._route(path, query)
+
+    def _over_the_window(self) -> bool:
+        if self.rate_window is None:
+            return False
+        most, seconds = self.rate_window
+        since = time.monotonic() - seconds
+        return sum(1 for at in self.answered_times if at > since) >= most
 
     def _route(self, path: str, query: dict[str, str]) -> JSONResponse:
         if path == "/3/genre/movie/list":

@@ -44,20 +44,30 @@ class RetryPolicy:
 
 
 class RateLimiter:
-    """Spaces requests at least 1/rate seconds apart, across concurrent callers."""
+    """Spaces requests at least 1/rate seconds apart, across concurrent callers, and holds them
+    all back while TMDB has asked us to wait."""
 
     def __init__(self, requests_per_second: float) -> None:
         self._interval = 1.0 / requests_per_second
         self._next_at = 0.0
+        self._paused_until = 0.0
         self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            delay = self._next_at - now
-            self._next_at = max(now, self._next_at) + self._interval
-        if delay > 0:
-            await asyncio.sleep(delay)
+        while True:
+            async with self._lock:
+                now = time.monotonic()
+                start = max(now, self._next_at, self._paused_until)
+                self._next_at = start + self._interval
+            if start > now:
+                await asyncio.sleep(start - now)
+            if time.monotonic() >= self._paused_until:
+                return
+            # A 429 came while this caller slept: it waits out the pause with the others.
+
+    def pause(self, seconds: float) -> None:
+        """After a 429: no request starts for `seconds`, whichever caller it was for."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
 
 class TmdbClient:
@@ -161,7 +171,7 @@ class TmdbClient:
                 rate_limited += 1
                 if rate_limited > self._retry.max_rate_limited_attempts:
                     raise TmdbUnavailable(f"{path}: still rate limited after {rate_limited} tries")
-                await asyncio.sleep(retry_after(response) or self._retry.backoff(rate_limited))
+                self._limiter.pause(retry_after(response) or self._retry.backoff(rate_limited))
                 continue
             if response.status_code >= 500:
                 failures += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import pytest
@@ -49,3 +50,16 @@ async def test_a_discover_range_past_500_pages_is_halved_down_to_days(tmdb, clie
 async def test_the_genre_list_is_read(client):
     genres = await client.genres()
     assert {"id": 878, "name": "Science Fiction"} in genres
+
+
+async def test_after_a_429_every_request_waits_not_only_the_one_refused(tmdb):
+    # 40 requests at 100/s against a limit of 10 per 0.3 s: each refusal pauses them all, so
+    # TMDB refuses about one request per window, not each request sent while it is closed.
+    tmdb.rate_window, tmdb.retry_after_seconds = (10, 0.3), 0.3
+    client = TmdbClient(tmdb.base_url, tmdb.token, requests_per_second=100, retry=FAST_RETRIES)
+    try:
+        answers = await asyncio.gather(*(client.details(603) for _ in range(40)))
+    finally:
+        await client.close()
+    assert all(answer["title"] == "The Matrix" for answer in answers)
+    assert 1 <= tmdb.rate_limited <= 6
