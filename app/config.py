@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     spark_health_cron: str = "*/30 * * * * *"
     spark_lag_threshold_messages: int = Field(default=1000, ge=0)
     spark_stale_seconds: int = Field(default=60, ge=1)
+    # No automatic fallback this long after the scheduler starts: Spark is starting too.
+    spark_startup_grace_seconds: int = Field(default=180, ge=0)
     fallback_settle_seconds: int = Field(default=5, ge=0)  # let staging catch up first
     fallback_max_lookback_seconds: int = Field(default=86_400, ge=1)  # bounds a first run
 

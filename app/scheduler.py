@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,7 @@ class ScheduledJob:
 
 def scheduled_jobs(resources: Resources) -> list[ScheduledJob]:
     settings, source = resources.settings, resources.movie_source
+    fallback_from = time.monotonic() + settings.spark_startup_grace_seconds
 
     def catalogue_sync(kind: Literal["full", "changes"]) -> ScheduledAction:
         return lambda slot: sync_catalogue(
@@ -48,7 +50,7 @@ def scheduled_jobs(resources: Resources) -> list[ScheduledJob]:
         ScheduledJob(
             "spark-health-check",
             settings.spark_health_cron,
-            lambda _slot: check_spark_health(resources.postgres, settings),
+            lambda _slot: check_spark_health(resources.postgres, settings, fallback_from),
         ),
     ]
     if source.has_changes_feed:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -71,13 +72,22 @@ async def measure_spark_lag(postgres: PostgresPool, settings: Settings) -> Spark
     return measured
 
 
-async def check_spark_health(postgres: PostgresPool, settings: Settings) -> bool:
-    """Measure the lag; in auto mode, run the fallback when Spark lags. True if it ran."""
+async def check_spark_health(
+    postgres: PostgresPool, settings: Settings, fallback_from: float = 0.0
+) -> bool:
+    """Measure the lag; in auto mode, run the fallback when Spark lags. True if it ran.
+
+    Not before `fallback_from` (time.monotonic()): a stream started with the service takes a
+    while to commit its first batch, and until then its whole topic reads as lag."""
     lag = await measure_spark_lag(postgres, settings)
     async with postgres.connection() as connection:
         mode = await queries.fallback_mode(connection, settings.fallback_mode)
     lagging = lag.is_lagging(settings.spark_lag_threshold_messages, settings.spark_stale_seconds)
     if mode is not FallbackMode.AUTO or not lagging:
+        return False
+    if time.monotonic() < fallback_from:
+        log.info("Spark lags, within the start-up grace: no fallback yet",
+                 extra={"lag": lag.lag_messages})  # fmt: skip
         return False
     log.warning("Spark lags; running the pandas fallback", extra={"lag": lag.lag_messages})
     FALLBACK_RUNS.labels("auto").inc()

@@ -147,6 +147,7 @@ async def test_auto_fallback_covers_a_stopped_spark_and_promotion_is_exact(setti
     run_job("fallback-mode", "auto")
     watcher = ServiceProcess(
         SPARK_HEALTH_CRON="*/2 * * * * *",
+        SPARK_STARTUP_GRACE_SECONDS="0",
         SPARK_LAG_THRESHOLD_MESSAGES="10",
         FALLBACK_SETTLE_SECONDS="1",
         FALLBACK_MAX_LOOKBACK_SECONDS="60",
