@@ -7,10 +7,10 @@ import time
 
 from app.config import FallbackMode
 from app.db.postgres import PostgresPool
-from app.model import queries
-from app.model.health import check_spark_health, measure_spark_lag
 from app.ingest.accept import publish_accepted, validate_all
 from app.ingest.events import EventLimits
+from app.model import queries
+from app.model.health import check_spark_health, measure_spark_lag
 from app.producers.kafka import KafkaPublisher
 from jobs.rules import load_rules
 from tests.event_factory import new_event
