@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from app.api.deps import resources_of
+from app.api.ingest_openapi import events_request_body
 from app.ingest.accept import publish_accepted, validate_all
 from app.ingest.events import event_json_schema
 from app.ingest.request_body import (
@@ -55,6 +56,7 @@ class IngestResult(BaseModel):
         422: {"model": IngestResult, "description": "No event in the request is valid"},
         503: {"description": "Kafka did not acknowledge in time; retry after Retry-After"},
     },
+    openapi_extra={"requestBody": events_request_body()},
 )
 async def ingest_events(request: Request) -> Response:
     # Looked up, not injected: resolving a dependency costs a single event's request more
