@@ -25,7 +25,7 @@ CHROMIUM_ARGS = (
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
-    "--window-size=1280,1000",
+    "--window-size=1280,1400",  # the whole pipeline page in one screenshot
     # Chromium's own traffic (updates, sync, field trials) has no place in a test, and a closed
     # network refuses it.
     "--disable-background-networking",

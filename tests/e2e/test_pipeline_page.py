@@ -8,7 +8,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -60,7 +60,8 @@ async def test_the_page_shows_the_figures_of_the_stores_and_the_api(settings, se
         assert (await client.post("/events", json=events)).status_code == 202
     landed = await wait_until_landed(settings, [e["event_id"] for e in events], 2)
     assert landed.staged == len(events)
-    run_job("fallback", "--since", started)
+    until = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()  # past the settle delay
+    run_job("fallback", "--since", started, "--until", until)
 
     browser.navigate(f"{service.base_url}/")
     browser.wait_until(REFRESHED, 1)
