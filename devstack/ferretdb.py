@@ -7,7 +7,8 @@ from pathlib import Path
 
 from devstack.paths import SOURCE_DIR, cache_dir, content_key
 from devstack.probes import probe_mongo
-from devstack.process import require_tool, run_checked, running_pid, spawn, terminate
+from devstack.process import require_tool, running_pid, spawn, terminate
+from devstack.progress import GO_PACKAGES, run_reported
 from devstack.service import LocalService
 
 MODULE_DIR = SOURCE_DIR / "ferretdb"
@@ -32,9 +33,10 @@ class FerretDB(LocalService):
             return
         require_tool("go", "Go 1.24 or newer")
         self.binary.parent.mkdir(parents=True, exist_ok=True)
-        run_checked(
-            ["go", "build", "-trimpath", "-o", str(self.binary), "."],
-            "building FerretDB",
+        run_reported(
+            ["go", "build", "-v", "-trimpath", "-o", str(self.binary), "."],
+            "building FerretDB (first run only)",
+            GO_PACKAGES,
             cwd=MODULE_DIR,
             env={**os.environ, "CGO_ENABLED": "0"},
         )

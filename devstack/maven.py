@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from devstack.process import require_tool, run_checked
+from devstack.process import require_tool
+from devstack.progress import MAVEN_DOWNLOADS, run_reported
 
 
 def copy_runtime_jars(pom: Path, target: Path, what: str) -> Path:
@@ -15,10 +16,11 @@ def copy_runtime_jars(pom: Path, target: Path, what: str) -> Path:
     require_tool("mvn", "Maven (Debian: maven)")
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    run_checked(
-        ["mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
+    run_reported(
+        ["mvn", "-B", "-f", str(pom), "dependency:copy-dependencies",
          "-DincludeScope=runtime", f"-DoutputDirectory={partial}"],
-        f"fetching {what} from Maven Central",
+        f"fetching {what} from Maven Central (first run only)",
+        MAVEN_DOWNLOADS,
     )  # fmt: skip
     partial.rename(target)  # only a complete download takes the cache's name
     return target

@@ -11,6 +11,7 @@ import asyncpg
 
 from devstack.probes import probe_postgres
 from devstack.process import StackError, pid_alive, run_checked
+from devstack.progress import APT_FETCHES, run_reported
 from devstack.service import LocalService
 
 SUPERUSER = "movies"
@@ -36,9 +37,10 @@ class PostgreSQL(LocalService):
         if os.geteuid() != 0:
             raise StackError("PostgreSQL is missing; run `sudo apt-get install -y postgresql`")
         run_checked(["apt-get", "update", "-q"], "apt-get update")
-        run_checked(
+        run_reported(
             ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"],
-            "installing PostgreSQL from Debian's packages",
+            "installing PostgreSQL from Debian's packages (first run only)",
+            APT_FETCHES,
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
         )
 
