@@ -10,10 +10,9 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 
 from app.api.deps import resources_of
-from app.api.ingest_openapi import events_request_body
+from app.api.ingest_docs import INGEST_RESPONSES, IngestResult, events_request_body
 from app.ingest.accept import publish_accepted, validate_all
 from app.ingest.events import event_json_schema
 from app.ingest.request_body import (
@@ -29,33 +28,11 @@ from app.producers.kafka import PublishUnavailable
 router = APIRouter(tags=["ingest"])
 
 
-class AcceptedItem(BaseModel):
-    index: int
-    event_id: str
-
-
-class RejectedItem(BaseModel):
-    index: int
-    field: str
-    reason: str
-
-
-class IngestResult(BaseModel):
-    accepted: list[AcceptedItem]
-    rejected: list[RejectedItem]
-
-
 @router.post(
     "/events",
     status_code=202,
     response_model=IngestResult,
-    responses={
-        400: {"description": "The body is not valid JSON or gzip"},
-        413: {"description": "Body, inflated body or batch over the limit"},
-        415: {"description": "Unsupported content type or encoding"},
-        422: {"model": IngestResult, "description": "No event in the request is valid"},
-        503: {"description": "Kafka did not acknowledge in time; retry after Retry-After"},
-    },
+    responses=INGEST_RESPONSES,
     openapi_extra={"requestBody": events_request_body()},
 )
 async def ingest_events(request: Request) -> Response:

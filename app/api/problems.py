@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from app.serving.answers import Problem
 from app.serving.params import BadParameter
 
 PROBLEM_JSON = "application/problem+json"
 MAX_DETAIL = 300  # a refused value is quoted, never echoed whole
+
+
+def documented_problem(description: str) -> dict[str, Any]:
+    """An OpenAPI response of problem details, under the media type they are served as."""
+    problem_schema = {"schema": {"$ref": f"#/components/schemas/{Problem.__name__}"}}
+    return {"model": Problem, "description": description, "content": {PROBLEM_JSON: problem_schema}}
 
 
 def problem(

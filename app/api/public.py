@@ -18,11 +18,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from app.api.deps import ResourcesDep
-from app.api.problems import problem
+from app.api.problems import documented_problem, problem
 from app.bootstrap import Resources
 from app.db.errors import StoreUnavailable
 from app.serving import queries, stats
-from app.serving.answers import EmotionTrends, Granularity, Metric, Problem, TopMovies, UserStats
+from app.serving.answers import EmotionTrends, Granularity, Metric, TopMovies, UserStats
 from app.serving.cache import AnswerCache
 from app.serving.params import DayRange, check_known, check_single, day_range, genre_filter
 from app.serving.params import user_id as checked_user_id
@@ -30,13 +30,16 @@ from app.serving.params import user_id as checked_user_id
 router = APIRouter(prefix="/api", tags=["statistics"])
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified since the ETag given in If-None-Match"},
-    422: {"model": Problem, "description": "A parameter is unknown or invalid"},
-    503: {"model": Problem, "description": "The statistics store did not answer in time"},
+    422: documented_problem("A parameter is unknown or invalid"),
+    503: documented_problem("The statistics store did not answer in time"),
 }
+# Checked by day_range, which names the parameter at fault; declared for clients and fuzzers.
+DAY = {"pattern": r"^\d{4}-\d{2}-\d{2}$", "json_schema_extra": {"format": "date"}}
 Since = Annotated[
-    str | None, Query(description="First UTC day, YYYY-MM-DD (default: 6 days before until)")
+    str | None,
+    Query(description="First UTC day, YYYY-MM-DD (default: 6 days before until)", **DAY),
 ]
-Until = Annotated[str | None, Query(description="Last UTC day, YYYY-MM-DD (default: today)")]
+Until = Annotated[str | None, Query(description="Last UTC day, YYYY-MM-DD (default: today)", **DAY)]
 Genre = Annotated[
     str | None, Query(description="A genre name or TMDB genre id", examples=["Drama", "18"])
 ]
@@ -67,7 +70,7 @@ async def top_movies(
 
 @router.get(
     "/user_stats/{user_id}",
-    responses={**PROBLEMS, 404: {"model": Problem, "description": "The model has no such user"}},
+    responses={**PROBLEMS, 404: documented_problem("The model has no such user")},
 )
 async def user_stats(
     request: Request,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from app.api.ingest_openapi import inline_definitions
+from app.api.ingest_docs import inline_definitions
 from app.ingest.accept import validate_all
 from app.ingest.events import EventLimits
 from app.ingest.request_body import parse_events

@@ -1,0 +1,28 @@
+"""The whole OpenAPI document fuzzed by schemathesis against the service as users run it:
+no 5xx, and every answer's status, media type, headers and body as the document says."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import REPO_ROOT, ServiceProcess
+
+SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+
+
+def test_every_operation_answers_as_the_document_says():
+    service = ServiceProcess(RUN_CONSUMERS="false", RUN_SCHEDULER="false")
+    service.start()
+    try:
+        run = subprocess.run(
+            [str(SCHEMATHESIS), "--config-file", str(REPO_ROOT / "tests" / "schemathesis.toml"),
+             "run", f"{service.base_url}/openapi.json", "--no-color"],
+            capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
+        )  # fmt: skip
+    finally:
+        service.stop()
+    summary = run.stdout[run.stdout.rfind("SUMMARY") :]
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert "Tested: 9" in summary and " passed" in summary and "fail" not in summary, summary
