@@ -1,11 +1,12 @@
-"""`python -m app.jobs status`: Spark's lag and last batches, fallback runs, rows awaiting
-promotion, and the fallback mode."""
+"""`python -m app.jobs status`: each consumer group's lag, Spark's lag and last batches,
+fallback runs, rows awaiting promotion, and the fallback mode."""
 
 from __future__ import annotations
 
 import argparse
 
 from app.bootstrap import Resources
+from app.consumers.lag import consumer_lags
 from app.model.status import model_status
 
 
@@ -14,6 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def run(_args: argparse.Namespace, resources: Resources) -> int:
+    lags = await consumer_lags(resources.settings.kafka_bootstrap_servers)
+    print("consumer lag: " + ", ".join(f"{group} {lag}" for group, lag in lags.items()))
     status = await model_status(resources.postgres, resources.settings)
     since = status.lag.seconds_since_batch
     print(

@@ -19,12 +19,11 @@ from pydantic import BaseModel, Field
 from app.bootstrap import Resources
 from app.catalogue import queries as catalogue_queries
 from app.config import FallbackMode
-from app.consumers.groups import GROUPS
+from app.consumers.lag import consumer_lags
 from app.metrics import registry
 from app.model import queries as model_queries
 from app.ops.ingest_totals import IngestTotals, ingest_totals
 from app.ops.readiness import ReadinessMonitor
-from app.producers.kafka_admin import group_lags
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,8 +96,9 @@ class StatusMonitor:
     async def _gather(self) -> PipelineStatus:
         readiness = await self._readiness.latest()
         down = [probe.name for probe in readiness.probes if not probe.ok]
+        servers = self._resources.settings.kafka_bootstrap_servers
         lags, pg = await asyncio.gather(
-            self._bounded(self._consumer_lags()) if "kafka" not in down else skipped(),
+            self._bounded(consumer_lags(servers)) if "kafka" not in down else skipped(),
             self._bounded(self._from_postgres()) if "postgres" not in down else skipped(),
         )
         if pg is None and "postgres" not in down:
@@ -146,10 +146,6 @@ class StatusMonitor:
             accepted_per_second=rates[0],
             rejected_per_second=rates[1],
         )
-
-    async def _consumer_lags(self) -> dict[str, int]:
-        groups = {group_id: group.topics for group_id, group in GROUPS.items()}
-        return await group_lags(self._resources.settings.kafka_bootstrap_servers, groups)
 
     async def _from_postgres(self) -> tuple[Fallback, CatalogueSync | None, int | None]:
         settings = self._resources.settings

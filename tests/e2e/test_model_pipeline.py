@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 
+from app.consumers.groups import GROUPS
 from tests.e2e.model_support import (
     FACT_COMPARED,
     SESSION_COMPARED,
@@ -189,6 +190,8 @@ async def test_auto_fallback_covers_a_stopped_spark_and_promotion_is_exact(setti
     await check_public_api(settings, pg, users)
     status = run_job("status").stdout
     assert "spark lag:" in status and "fallback run" in status and "awaiting promotion" in status
+    lag_line = next(line for line in status.splitlines() if line.startswith("consumer lag: "))
+    assert all(f"{group} " in lag_line for group in GROUPS)
 
     env = {"SPARK_CHECKPOINT_DIR": str(tmp_path / "checkpoint"), "SPARK_STARTING_OFFSETS": offsets}
     await asyncio.to_thread(run_job, "spark", "--available-now", **env)
