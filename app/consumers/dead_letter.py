@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
 from app.consumers.records import SourceRecord
 from app.producers.kafka import OutgoingMessage
+from app.producers.kafka_admin import cluster_metadata
 
 REASON_HEADER = "dead_letter.reason"
 
@@ -19,3 +25,64 @@ def dead_letter_message(
         ("dead_letter.consumer_group", group_id.encode()),
     )
     return OutgoingMessage(topic, source.key or b"", source.value or b"", headers)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One record of the dead-letter topic, as a consumer group refused it."""
+
+    partition: int
+    offset: int
+    reason: str
+    group: str
+    origin: str  # topic/partition@offset of the refused record
+    value: bytes
+
+
+def parsed(record: ConsumerRecord) -> DeadLetter:
+    headers = {name: value.decode(errors="replace") for name, value in record.headers or ()}
+    origin = (
+        f"{headers.get('dead_letter.origin_topic', '?')}/"
+        f"{headers.get('dead_letter.origin_partition', '?')}@"
+        f"{headers.get('dead_letter.origin_offset', '?')}"
+    )
+    return DeadLetter(
+        record.partition, record.offset, headers.get(REASON_HEADER, ""),
+        headers.get("dead_letter.consumer_group", ""), origin, record.value or b"",
+    )  # fmt: skip
+
+
+async def read_dead_letters(
+    bootstrap_servers: str, topic: str, holding: bytes, limit: int, timeout_seconds: float = 30
+) -> list[DeadLetter]:
+    """The dead letters whose refused record contains `holding`, read from the start of the
+    topic up to its end as it was when asked; at most `limit` records and `timeout_seconds`."""
+    deadline = time.monotonic() + timeout_seconds
+    cluster = await cluster_metadata(bootstrap_servers)
+    partitions = [
+        TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())
+    ]
+    if not partitions:
+        return []
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found, read = [], 0
+        pending = {tp for tp in partitions if ends[tp] > await consumer.position(tp)}
+        while pending and read < limit and time.monotonic() < deadline:
+            batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=1000)
+            for tp, records in batches.items():
+                for record in records:
+                    read += 1
+                    if record.offset < ends[tp] and holding in (record.value or b""):
+                        found.append(parsed(record))
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+        return found
+    finally:
+        await consumer.stop()

@@ -19,6 +19,7 @@ from app.jobs import (
     spark_stream,
     status,
     tmdb_sync,
+    trace,
 )
 from app.logs import configure_logging
 
@@ -30,6 +31,7 @@ COMMANDS = {
     "promote": promote,
     "status": status,
     "rebuild-rollups": rebuild_rollups,
+    "trace": trace,
     "metabase-setup": metabase_setup,
 }
 
