@@ -40,6 +40,11 @@ CONSUMER_LAG = Gauge(
     "Messages behind the end of the partition",
     ["group", "topic", "partition"],
 )
+CONSUMER_OFFSET_GAPS = Counter(
+    "consumer_offset_gap_messages_total",
+    "Messages Kafka's retention removed before the consumer group read them",
+    ["group"],
+)
 ROWS_WRITTEN = Counter(
     "rows_written_total", "Records written by a consumer's sink (duplicates included)", ["sink"]
 )

@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.config import Settings
 from app.metrics import registry
@@ -41,6 +41,11 @@ class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
     dependencies: dict[str, DependencyState]
     spark: SparkState | None = None
+    consumer_offset_gaps: dict[str, int] | None = Field(
+        default=None,
+        description="Messages each consumer group never read because Kafka's retention "
+        "removed them first; detail only, like spark.",
+    )
 
 
 @router.get("/health")
@@ -64,6 +69,7 @@ async def ready(request: Request, response: Response) -> Readiness:
             for result in latest.probes
         },
         spark=spark_state(latest.spark, settings) if latest.spark else None,
+        consumer_offset_gaps=latest.consumer_gaps,
     )
 
 

@@ -12,6 +12,7 @@ from app.config import MOVIE_TOPIC, USER_TOPICS
 from app.consumers.mongo_backup import MongoBackupSink
 from app.consumers.mongo_movies import MongoMovieVersionsSink
 from app.consumers.movie_records import decode_movie
+from app.consumers.offset_gaps import record_gap
 from app.consumers.postgres_movies import PostgresMoviesSink
 from app.consumers.postgres_staging import PostgresStagingSink
 from app.consumers.records import Decoded, SourceRecord, decode_event
@@ -56,4 +57,7 @@ def build_runner(group_id: str, resources: Resources) -> ConsumerRunner:
         dead_letter_topic=settings.dead_letter_topic,
         batch_size=settings.consumer_batch_size,
     )
-    return ConsumerRunner(config, group.sink(resources), resources.publisher, group.decode)
+    return ConsumerRunner(
+        config, group.sink(resources), resources.publisher, group.decode,
+        on_gap=lambda gap: record_gap(resources.postgres, gap),
+    )  # fmt: skip

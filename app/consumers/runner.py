@@ -18,14 +18,23 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from app.consumers.dead_letter import dead_letter_message
+from app.consumers.offset_gaps import OffsetGap
 from app.consumers.records import Decoded, SourceRecord, UndecodableRecord, decode_event
 from app.consumers.sink import Sink
 from app.db.errors import StoreUnavailable
-from app.metrics import CONSUMER_LAG, DEAD_LETTERS, REBALANCES, ROWS_WRITTEN, STORE_RETRIES
+from app.metrics import (
+    CONSUMER_LAG,
+    CONSUMER_OFFSET_GAPS,
+    DEAD_LETTERS,
+    REBALANCES,
+    ROWS_WRITTEN,
+    STORE_RETRIES,
+)
 from app.producers.kafka import OutgoingMessage, Publisher, PublishUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+GapRecorder = Callable[[OffsetGap], Awaitable[None]]
 
 
 class _Stopped:
@@ -43,13 +52,16 @@ class RunnerConfig:
     max_backoff_seconds: float = 10.0
 
 
-class RebalanceLog(ConsumerRebalanceListener):
-    """Says when partitions come and go. Offsets are committed right after each write, so a
-    revocation leaves nothing to commit; a batch written while its partitions moved is
-    written again by their new owner, idempotently."""
+class PartitionWatch(ConsumerRebalanceListener):
+    """Says when partitions come and go, and checks each partition it is given for offsets
+    that retention removed before the group read them (Kafka would resume at the log's start
+    without a word). Offsets are committed right after each write, so a revocation leaves
+    nothing to commit; a batch written while its partitions moved is written again by their
+    new owner, idempotently."""
 
-    def __init__(self, group_id: str) -> None:
-        self.group_id = group_id
+    def __init__(self, group_id: str, on_gap: GapRecorder | None) -> None:
+        self.group_id, self.on_gap = group_id, on_gap
+        self.consumer: AIOKafkaConsumer | None = None  # set once the consumer exists
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         if revoked:
@@ -64,6 +76,36 @@ class RebalanceLog(ConsumerRebalanceListener):
             "partitions assigned",
             extra={"group": self.group_id, "partitions": sorted(map(str, assigned))},
         )
+        try:
+            for gap in await self._gaps(sorted(assigned)):
+                await self._report(gap)
+        except Exception:  # the check must never stop the consuming
+            log.exception("checking for offsets lost to retention failed")
+
+    async def _gaps(self, partitions: list[TopicPartition]) -> list[OffsetGap]:
+        if self.consumer is None or not partitions:
+            return []
+        starts = await self.consumer.beginning_offsets(partitions)
+        gaps = []
+        for tp in partitions:
+            committed = await self.consumer.committed(tp)
+            if committed is not None and committed < starts[tp]:
+                gaps.append(OffsetGap(self.group_id, tp.topic, tp.partition, committed, starts[tp]))
+        return gaps
+
+    async def _report(self, gap: OffsetGap) -> None:
+        CONSUMER_OFFSET_GAPS.labels(self.group_id).inc(gap.messages)
+        log.error(
+            "offsets lost to retention before this group read them",
+            extra={"group": gap.group_id, "topic": gap.topic, "partition": gap.partition,
+                   "missing_from": gap.missing_from, "missing_until": gap.missing_until},
+        )  # fmt: skip
+        if self.on_gap is None:
+            return
+        try:
+            await self.on_gap(gap)
+        except Exception:  # logged and counted above; the table is for later readers
+            log.warning("the gap could not be recorded", exc_info=True)
 
 
 class ConsumerRunner:
@@ -73,11 +115,13 @@ class ConsumerRunner:
         sink: Sink,
         dead_letters: Publisher,
         decode: Callable[[SourceRecord], Decoded] = decode_event,
+        on_gap: GapRecorder | None = None,
     ) -> None:
         self.config = config
         self.sink = sink
         self.dead_letters = dead_letters
         self.decode = decode
+        self.on_gap = on_gap
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -106,7 +150,9 @@ class ConsumerRunner:
             auto_offset_reset="earliest",
             max_poll_records=self.config.batch_size,
         )
-        consumer.subscribe(self.config.topics, listener=RebalanceLog(self.config.group_id))
+        watch = PartitionWatch(self.config.group_id, self.on_gap)
+        watch.consumer = consumer
+        consumer.subscribe(self.config.topics, listener=watch)
         try:
             await consumer.start()
         except BaseException:

@@ -18,6 +18,11 @@ async def run(_args: argparse.Namespace, resources: Resources) -> int:
     lags = await consumer_lags(resources.settings.kafka_bootstrap_servers)
     print("consumer lag: " + ", ".join(f"{group} {lag}" for group, lag in lags.items()))
     status = await model_status(resources.postgres, resources.settings)
+    for group, lost in status.consumer_gaps.items():
+        print(
+            f"  LOSSES: {group} never read {lost} messages Kafka's retention removed "
+            "(see consumer_offset_gaps)"
+        )
     since = status.lag.seconds_since_batch
     print(
         f"spark lag: {status.lag.lag_messages} messages; last batch: "

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -20,6 +21,7 @@ from app.bootstrap import Resources
 from app.catalogue import queries as catalogue_queries
 from app.config import FallbackMode
 from app.consumers.lag import consumer_lags
+from app.consumers.offset_gaps import messages_lost_by_group
 from app.metrics import registry
 from app.model import queries as model_queries
 from app.ops.ingest_totals import IngestTotals, ingest_totals
@@ -68,9 +70,21 @@ class PipelineStatus(BaseModel):
     consumer_lag: dict[str, int] | None = Field(
         description="Messages each consumer group has yet to commit; null while Kafka is down."
     )
+    consumer_offset_gaps: dict[str, int] | None = Field(
+        description="Messages each group never read because Kafka's retention removed them "
+        "first (see consumer_offset_gaps); null while PostgreSQL is down."
+    )
     spark: Spark | None
     fallback: Fallback | None
     catalogue: CatalogueSync | None = Field(description="The last sync that ended, if any.")
+
+
+@dataclass(frozen=True)
+class FromPostgres:
+    fallback: Fallback
+    catalogue: CatalogueSync | None
+    last_batch_events: int | None
+    consumer_gaps: dict[str, int]
 
 
 class StatusMonitor:
@@ -105,14 +119,13 @@ class StatusMonitor:
             down.append("postgres")
         if lags is None and "kafka" not in down:
             down.append("kafka")
-        fallback, catalogue, last_batch_events = pg or (None, None, None)
         lag = readiness.spark
         settings = self._resources.settings
         spark = (
             Spark(
                 lag_messages=lag.lag_messages,
                 last_batch_at=lag.last_batch_at,
-                last_batch_events=last_batch_events,
+                last_batch_events=pg.last_batch_events,
                 lagging=lag.is_lagging(
                     settings.spark_lag_threshold_messages, settings.spark_stale_seconds
                 ),
@@ -125,9 +138,10 @@ class StatusMonitor:
             unavailable=sorted(down),
             ingest=self._ingest(),
             consumer_lag=lags,
+            consumer_offset_gaps=pg.consumer_gaps if pg else None,
             spark=spark,
-            fallback=fallback,
-            catalogue=catalogue,
+            fallback=pg.fallback if pg else None,
+            catalogue=pg.catalogue if pg else None,
         )
 
     def _ingest(self) -> Ingest:
@@ -147,7 +161,7 @@ class StatusMonitor:
             rejected_per_second=rates[1],
         )
 
-    async def _from_postgres(self) -> tuple[Fallback, CatalogueSync | None, int | None]:
+    async def _from_postgres(self) -> FromPostgres:
         settings = self._resources.settings
         async with self._resources.postgres.connection() as connection:
             mode = await model_queries.fallback_mode(connection, settings.fallback_mode)
@@ -156,10 +170,12 @@ class StatusMonitor:
             batches = await model_queries.recent_spark_batches(
                 connection, settings.spark_checkpoint_dir, limit=1
             )
-        return (
+            gaps = await messages_lost_by_group(connection)
+        return FromPostgres(
             Fallback(mode=mode, awaiting_promotion=waiting),
             CatalogueSync(**dict(sync)) if sync else None,
             batches[0]["events"] if batches else None,
+            gaps,
         )
 
     async def _bounded(self, work: Awaitable[T]) -> T | None:

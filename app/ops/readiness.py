@@ -10,13 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from app.bootstrap import Resources
+from app.consumers.offset_gaps import messages_lost_by_group
 from app.model.health import SparkLag, measure_spark_lag
 from app.ops.probes import ProbeResult, probe_all
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class Readiness:
     probes: list[ProbeResult]
     spark: SparkLag | None
     measured_at: float
+    consumer_gaps: dict[str, int] | None = None  # messages lost to retention, by group
 
     @property
     def ready(self) -> bool:
@@ -69,14 +74,22 @@ class ReadinessMonitor:
             if self._latest is not None and started - self._latest.measured_at < self._interval:
                 return
             probes = await probe_all(self._resources)
-            spark = await self._spark_lag() if all(result.ok for result in probes) else None
-            self._latest = Readiness(probes, spark, time.monotonic())
+            spark = gaps = None
+            if all(result.ok for result in probes):
+                spark = await self._detail(
+                    measure_spark_lag(self._resources.postgres, self._resources.settings)
+                )
+                gaps = await self._detail(self._consumer_gaps())
+            self._latest = Readiness(probes, spark, time.monotonic(), gaps)
 
-    async def _spark_lag(self) -> SparkLag | None:
-        settings = self._resources.settings
+    async def _consumer_gaps(self) -> dict[str, int]:
+        async with self._resources.postgres.connection() as connection:
+            return await messages_lost_by_group(connection)
+
+    async def _detail(self, reading: Awaitable[T]) -> T | None:
         try:
-            async with asyncio.timeout(settings.readiness_timeout_seconds):
-                return await measure_spark_lag(self._resources.postgres, settings)
+            async with asyncio.timeout(self._resources.settings.readiness_timeout_seconds):
+                return await reading
         except Exception:  # detail only: readiness was decided by the probes
             return None
 
