@@ -7,7 +7,8 @@ import asyncio
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -16,6 +17,7 @@ import pytest
 
 from app.config import Settings
 from app.model import queries
+from tests.browser import Browser
 from tests.e2e.model_support import run_job
 from tests.e2e.stores import wait_until_landed
 from tests.event_factory import new_event
@@ -108,16 +110,23 @@ async def test_the_page_shows_the_figures_of_the_stores_and_the_api(settings, se
     print(f"pipeline page screenshot: {browser.screenshot(ARTIFACTS / 'pipeline.png')}")
 
 
-def quiet_service(**env: str) -> ServiceProcess:
-    return ServiceProcess(RUN_CONSUMERS="false", RUN_SCHEDULER="false", **env)
-
-
-def test_with_postgres_down_the_page_says_so(browser):
-    service = quiet_service(DATABASE_URL="postgresql://movies@127.0.0.1:9/movies")
+@contextmanager
+def page_on(browser: Browser, database_url: str) -> Iterator[None]:
+    """The page of a service on this database, without consumers or scheduler, loaded once."""
+    service = ServiceProcess(
+        RUN_CONSUMERS="false", RUN_SCHEDULER="false", DATABASE_URL=database_url
+    )
     service.start()
     try:
         browser.navigate(f"{service.base_url}/")
         browser.wait_until(REFRESHED, 1)
+        yield
+    finally:
+        service.stop()
+
+
+def test_with_postgres_down_the_page_says_so(browser):
+    with page_on(browser, "postgresql://movies@127.0.0.1:9/movies"):
         assert browser.execute(SHOWN, "notice-postgres")
         top_note, postgres, awaiting, sync = browser.execute(
             TEXT, "top-movies-note", "dependency-postgres", "awaiting-promotion", "catalogue-sync"
@@ -126,8 +135,6 @@ def test_with_postgres_down_the_page_says_so(browser):
         assert postgres == "postgres down"
         assert (awaiting, sync) == (NO_FIGURE, "unknown")
         assert not browser.execute(SHOWN, "notice-empty")
-    finally:
-        service.stop()
 
 
 @pytest.fixture
@@ -154,11 +161,7 @@ async def empty_database(settings: Settings) -> AsyncIterator[str]:
 
 
 def test_with_nothing_yet_the_page_says_where_data_comes_from(browser, empty_database):
-    service = quiet_service(DATABASE_URL=empty_database)
-    service.start()
-    try:
-        browser.navigate(f"{service.base_url}/")
-        browser.wait_until(REFRESHED, 1)
+    with page_on(browser, empty_database):
         assert browser.execute(SHOWN, "notice-empty")
         top, emotions, sync, awaiting = browser.execute(
             TEXT, "top-movies", "emotion-note", "catalogue-sync", "awaiting-promotion"
@@ -167,5 +170,3 @@ def test_with_nothing_yet_the_page_says_where_data_comes_from(browser, empty_dat
         assert emotions == "no comments modelled in these days yet"
         assert (sync, awaiting) == ("none yet", "0")
         assert not browser.execute(SHOWN, "notice-postgres")
-    finally:
-        service.stop()
