@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -35,28 +36,42 @@ class DeadLetter:
     offset: int
     reason: str
     group: str
-    origin: str  # topic/partition@offset of the refused record
+    origin_topic: str
+    origin_partition: int
+    origin_offset: int
+    key: bytes
     value: bytes
+
+    @property
+    def origin(self) -> str:
+        return f"{self.origin_topic}/{self.origin_partition}@{self.origin_offset}"
 
 
 def parsed(record: ConsumerRecord) -> DeadLetter:
     headers = {name: value.decode(errors="replace") for name, value in record.headers or ()}
-    origin = (
-        f"{headers.get('dead_letter.origin_topic', '?')}/"
-        f"{headers.get('dead_letter.origin_partition', '?')}@"
-        f"{headers.get('dead_letter.origin_offset', '?')}"
-    )
     return DeadLetter(
-        record.partition, record.offset, headers.get(REASON_HEADER, ""),
-        headers.get("dead_letter.consumer_group", ""), origin, record.value or b"",
-    )  # fmt: skip
+        partition=record.partition,
+        offset=record.offset,
+        reason=headers.get(REASON_HEADER, ""),
+        group=headers.get("dead_letter.consumer_group", ""),
+        origin_topic=headers.get("dead_letter.origin_topic", ""),
+        origin_partition=int(headers.get("dead_letter.origin_partition", -1)),
+        origin_offset=int(headers.get("dead_letter.origin_offset", -1)),
+        key=record.key or b"",
+        value=record.value or b"",
+    )
 
 
 async def read_dead_letters(
-    bootstrap_servers: str, topic: str, holding: bytes, limit: int, timeout_seconds: float = 30
+    bootstrap_servers: str,
+    topic: str,
+    keep: Callable[[DeadLetter], bool],
+    limit: int,
+    timeout_seconds: float = 30,
 ) -> list[DeadLetter]:
-    """The dead letters whose refused record contains `holding`, read from the start of the
-    topic up to its end as it was when asked; at most `limit` records and `timeout_seconds`."""
+    """The dead letters `keep` chooses, read from the start of the topic up to its end as it
+    was when asked (what is dead-lettered meanwhile waits for the next reading); at most
+    `limit` records and `timeout_seconds`."""
     deadline = time.monotonic() + timeout_seconds
     cluster = await cluster_metadata(bootstrap_servers)
     partitions = [
@@ -79,8 +94,8 @@ async def read_dead_letters(
             for tp, records in batches.items():
                 for record in records:
                     read += 1
-                    if record.offset < ends[tp] and holding in (record.value or b""):
-                        found.append(parsed(record))
+                    if record.offset < ends[tp] and keep(letter := parsed(record)):
+                        found.append(letter)
                 if await consumer.position(tp) >= ends[tp]:
                     pending.discard(tp)
         return found

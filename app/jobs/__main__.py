@@ -11,6 +11,7 @@ from collections.abc import Callable
 from app.bootstrap import build_resources
 from app.config import get_settings
 from app.jobs import (
+    dead_letters,
     fallback_mode,
     fallback_run,
     metabase_setup,
@@ -32,6 +33,7 @@ COMMANDS = {
     "status": status,
     "rebuild-rollups": rebuild_rollups,
     "trace": trace,
+    "dead-letters": dead_letters,
     "metabase-setup": metabase_setup,
 }
 

@@ -66,9 +66,10 @@ async def trace_event(resources: Resources, event_id: uuid.UUID) -> EventTrace:
         fallback_fact, fallback_session = await fact_and_session(
             connection, event_id, "fact_user_event_fallback", "dim_session_fallback"
         )
+    holding = str(event_id).encode()
     dead_letters = await read_dead_letters(
         settings.kafka_bootstrap_servers, settings.dead_letter_topic,
-        str(event_id).encode(), MAX_DEAD_LETTERS_READ,
+        lambda letter: holding in letter.value, MAX_DEAD_LETTERS_READ,
     )  # fmt: skip
     return EventTrace(
         str(event_id), raw, staged, comment, fact, session, fallback_fact, fallback_session,
