@@ -17,6 +17,7 @@ from app.jobs import (
     metabase_setup,
     promote,
     rebuild_rollups,
+    replay,
     spark_stream,
     status,
     tmdb_sync,
@@ -34,6 +35,7 @@ COMMANDS = {
     "rebuild-rollups": rebuild_rollups,
     "trace": trace,
     "dead-letters": dead_letters,
+    "replay": replay,
     "metabase-setup": metabase_setup,
 }
 
