@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -38,8 +38,10 @@ def published_form(document: dict[str, Any]) -> OutgoingMessage:
 
 
 def backup_filter(since: datetime, until: datetime, event_types: Sequence[str]) -> dict[str, Any]:
-    # received_at is kept as the API wrote it: ISO 8601 in UTC, so it sorts as text.
-    chosen: dict[str, Any] = {"received_at": {"$gte": since.isoformat(), "$lt": until.isoformat()}}
+    # received_at is kept as the API wrote it, ISO 8601 in UTC (+00:00), so it sorts as text
+    # against bounds written the same way, whatever offset the operator typed.
+    bounds = {"$gte": since.astimezone(UTC).isoformat(), "$lt": until.astimezone(UTC).isoformat()}
+    chosen: dict[str, Any] = {"received_at": bounds}
     if event_types:
         chosen["event_type"] = {"$in": list(event_types)}
     return chosen
