@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -34,6 +35,7 @@ class DeadLetter:
 
     partition: int
     offset: int
+    written_at: datetime
     reason: str
     group: str
     origin_topic: str
@@ -47,16 +49,27 @@ class DeadLetter:
         return f"{self.origin_topic}/{self.origin_partition}@{self.origin_offset}"
 
 
+def number(header: str | None) -> int:
+    """A header's number, or -1 when it is missing or not one (a record written by hand)."""
+    try:
+        return int(header) if header is not None else -1
+    except ValueError:
+        return -1
+
+
 def parsed(record: ConsumerRecord) -> DeadLetter:
     headers = {name: value.decode(errors="replace") for name, value in record.headers or ()}
     return DeadLetter(
         partition=record.partition,
         offset=record.offset,
+        written_at=datetime.fromtimestamp(record.timestamp // 1000, UTC).replace(
+            microsecond=record.timestamp % 1000 * 1000  # exact: no float on the way
+        ),
         reason=headers.get(REASON_HEADER, ""),
         group=headers.get("dead_letter.consumer_group", ""),
         origin_topic=headers.get("dead_letter.origin_topic", ""),
-        origin_partition=int(headers.get("dead_letter.origin_partition", -1)),
-        origin_offset=int(headers.get("dead_letter.origin_offset", -1)),
+        origin_partition=number(headers.get("dead_letter.origin_partition")),
+        origin_offset=number(headers.get("dead_letter.origin_offset")),
         key=record.key or b"",
         value=record.value or b"",
     )
@@ -96,6 +109,7 @@ async def read_dead_letters(
                     read += 1
                     if record.offset < ends[tp] and keep(letter := parsed(record)):
                         found.append(letter)
+            for tp in list(pending):  # a partition may reach its end without a record
                 if await consumer.position(tp) >= ends[tp]:
                     pending.discard(tp)
         return found
