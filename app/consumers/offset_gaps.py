@@ -3,9 +3,12 @@ skipped in silence."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
+from aiokafka import TopicPartition
 
 from app.db.postgres import PostgresPool
 
@@ -21,6 +24,22 @@ class OffsetGap:
     @property
     def messages(self) -> int:
         return self.missing_until - self.missing_from
+
+
+def gaps_between(
+    group_id: str,
+    expected: Mapping[TopicPartition, int],
+    batches: Mapping[TopicPartition, list[Any]],
+) -> list[OffsetGap]:
+    """Partitions whose batch starts past the offset expected next. Our producers are
+    idempotent, not transactional, so their offsets have no holes of their own: a jump is
+    Kafka resuming at the log's start after retention removed what was next."""
+    gaps = []
+    for tp, records in batches.items():
+        want = expected.get(tp)
+        if records and want is not None and records[0].offset > want:
+            gaps.append(OffsetGap(group_id, tp.topic, tp.partition, want, records[0].offset))
+    return gaps
 
 
 async def record_gap(postgres: PostgresPool, gap: OffsetGap) -> None:

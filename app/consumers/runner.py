@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from app.consumers.dead_letter import dead_letter_message
-from app.consumers.offset_gaps import OffsetGap
+from app.consumers.offset_gaps import OffsetGap, gaps_between
 from app.consumers.records import Decoded, SourceRecord, UndecodableRecord, decode_event
 from app.consumers.sink import Sink
 from app.db.errors import StoreUnavailable
@@ -35,6 +35,7 @@ from app.producers.kafka import OutgoingMessage, Publisher, PublishUnavailable
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 GapRecorder = Callable[[OffsetGap], Awaitable[None]]
+GAP_RECORD_SECONDS = 5.0  # a rebalance waits for it: a store that hangs must not hold the group
 
 
 class _Stopped:
@@ -53,17 +54,21 @@ class RunnerConfig:
 
 
 class PartitionWatch(ConsumerRebalanceListener):
-    """Says when partitions come and go, and checks each partition it is given for offsets
-    that retention removed before the group read them (Kafka would resume at the log's start
-    without a word). Offsets are committed right after each write, so a revocation leaves
-    nothing to commit; a batch written while its partitions moved is written again by their
-    new owner, idempotently."""
+    """Says when partitions come and go, and finds offsets that retention removed before the
+    group read them, which Kafka would skip without a word: when a partition is given (its
+    committed offset is older than the log's start) and while it is read (a batch starts past
+    the offset the last one ended at). Offsets are committed right after each write, so a
+    revocation leaves nothing to commit; a batch written while its partitions moved is written
+    again by their new owner, idempotently."""
 
     def __init__(self, group_id: str, on_gap: GapRecorder | None) -> None:
         self.group_id, self.on_gap = group_id, on_gap
         self.consumer: AIOKafkaConsumer | None = None  # set once the consumer exists
+        self.expected: dict[TopicPartition, int] = {}  # the next offset of each partition
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        for tp in revoked:  # its next owner may move it on
+            self.expected.pop(tp, None)
         if revoked:
             REBALANCES.labels(self.group_id).inc()
             log.info(
@@ -77,23 +82,39 @@ class PartitionWatch(ConsumerRebalanceListener):
             extra={"group": self.group_id, "partitions": sorted(map(str, assigned))},
         )
         try:
-            for gap in await self._gaps(sorted(assigned)):
-                await self._report(gap)
+            for gap in await self._gaps_at_assignment(sorted(assigned)):
+                await self.report(gap)
         except Exception:  # the check must never stop the consuming
             log.exception("checking for offsets lost to retention failed")
 
-    async def _gaps(self, partitions: list[TopicPartition]) -> list[OffsetGap]:
+    async def _gaps_at_assignment(self, partitions: list[TopicPartition]) -> list[OffsetGap]:
         if self.consumer is None or not partitions:
             return []
         starts = await self.consumer.beginning_offsets(partitions)
         gaps = []
         for tp in partitions:
             committed = await self.consumer.committed(tp)
-            if committed is not None and committed < starts[tp]:
+            if committed is None:
+                continue
+            if committed < starts[tp]:
                 gaps.append(OffsetGap(self.group_id, tp.topic, tp.partition, committed, starts[tp]))
+            self.expected[tp] = max(committed, starts[tp])
         return gaps
 
-    async def _report(self, gap: OffsetGap) -> None:
+    async def check_batches(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Before a batch is written: a first offset past the expected one is a gap."""
+        for gap in gaps_between(self.group_id, self.expected, batches):
+            await self.report(gap)
+
+    def read_through(
+        self, batches: dict[TopicPartition, list[ConsumerRecord]], assigned: set[TopicPartition]
+    ) -> None:
+        """After a batch is committed, for the partitions this consumer still owns."""
+        for tp, records in batches.items():
+            if records and tp in assigned:
+                self.expected[tp] = records[-1].offset + 1
+
+    async def report(self, gap: OffsetGap) -> None:
         CONSUMER_OFFSET_GAPS.labels(self.group_id).inc(gap.messages)
         log.error(
             "offsets lost to retention before this group read them",
@@ -103,7 +124,8 @@ class PartitionWatch(ConsumerRebalanceListener):
         if self.on_gap is None:
             return
         try:
-            await self.on_gap(gap)
+            async with asyncio.timeout(GAP_RECORD_SECONDS):
+                await self.on_gap(gap)
         except Exception:  # logged and counted above; the table is for later readers
             log.warning("the gap could not be recorded", exc_info=True)
 
@@ -128,21 +150,25 @@ class ConsumerRunner:
         self._stopping.set()
 
     async def run(self) -> None:
-        consumer = await self._retry_until_stopped("start the Kafka consumer", self._new_consumer)
-        if isinstance(consumer, _Stopped):
+        started = await self._retry_until_stopped("start the Kafka consumer", self._new_consumer)
+        if isinstance(started, _Stopped):
             return
+        consumer, watch = started
         try:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(
                     timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
                 )
+                if batches:
+                    await watch.check_batches(batches)
                 if batches and await self._process(batches):
                     await self._commit(consumer, batches)
+                    watch.read_through(batches, consumer.assignment())
                 await self._report_lag(consumer)
         finally:
             await consumer.stop()
 
-    async def _new_consumer(self) -> AIOKafkaConsumer:
+    async def _new_consumer(self) -> tuple[AIOKafkaConsumer, PartitionWatch]:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.config.bootstrap_servers,
             group_id=self.config.group_id,
@@ -158,7 +184,7 @@ class ConsumerRunner:
         except BaseException:
             await consumer.stop()
             raise
-        return consumer
+        return consumer, watch
 
     async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
         """Write the batch; False if stopping interrupted it (then nothing may be committed)."""
