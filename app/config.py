@@ -136,20 +136,24 @@ class Settings(BaseSettings):
         return f"postgresql+asyncpg://{rest}"
 
     def as_env_lines(self) -> list[str]:
-        """`KEY=value` lines of the effective settings, secrets masked, each value quoted for a
-        POSIX shell (`eval "$(make -s env)"`): cron settings hold spaces and globs."""
+        """`KEY=value` lines of the effective settings, each value quoted for a POSIX shell
+        (`eval "$(make -s env)"`: cron settings hold spaces and globs). A setting that holds a
+        secret is shown masked on a comment line, so that eval leaves the real one alone."""
         lines = []
         for name in type(self).model_fields:
             value = getattr(self, name)
+            masked = False
             if isinstance(value, SecretStr):
-                shown = "********"
+                shown, masked = "********", True
             elif value is None:
                 shown = ""
             elif name.endswith("_url"):
                 shown = mask_url_password(str(value))
+                masked = shown != str(value)
             else:
                 shown = str(value)
-            lines.append(f"{name.upper()}={shlex.quote(shown)}")
+            line = f"{name.upper()}={shlex.quote(shown)}"
+            lines.append(f"# {line}  (masked)" if masked else line)
         return lines
 
 

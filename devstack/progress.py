@@ -43,8 +43,9 @@ def run_reported(
     started = time.monotonic()
     print(f"{what}…", file=out, flush=True)
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen
-    )
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+        **popen,
+    )  # fmt: skip
     pattern, count, tail = re.compile(counting.pattern), [0], deque(maxlen=40)
 
     def read() -> None:
@@ -63,7 +64,7 @@ def run_reported(
             elapsed = time.monotonic() - started
             print(f"  {what}: {elapsed:.0f} s, {count[0]} {counting.unit}", file=out, flush=True)
             next_report += every_seconds
-    reader.join()
+    reader.join(timeout=5)  # a grandchild may hold the pipe open after the step ended
     elapsed = time.monotonic() - started
     if process.returncode != 0:
         raise StackError(f"{what} failed ({' '.join(command)}):\n{''.join(tail)}")

@@ -171,7 +171,8 @@ class TmdbClient:
                 rate_limited += 1
                 if rate_limited > self._retry.max_rate_limited_attempts:
                     raise TmdbUnavailable(f"{path}: still rate limited after {rate_limited} tries")
-                self._limiter.pause(retry_after(response) or self._retry.backoff(rate_limited))
+                asked = retry_after(response) or self._retry.backoff(rate_limited)
+                self._limiter.pause(min(asked, self._retry.max_delay_seconds))
                 continue
             if response.status_code >= 500:
                 failures += 1

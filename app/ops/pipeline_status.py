@@ -35,7 +35,8 @@ class Ingest(BaseModel):
     accepted: int = Field(description="Events acknowledged since the service started.")
     rejected: dict[str, int] = Field(description="Events or requests refused, by reason.")
     accepted_per_second: float | None = Field(
-        description="Over the last interval; null on the first reading."
+        description="Since the previous reading (at least STATUS_REFRESH_SECONDS before, and "
+        "as long before as nobody asked); null on the first."
     )
     rejected_per_second: float | None
 

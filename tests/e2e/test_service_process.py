@@ -37,5 +37,5 @@ def test_make_env_prints_settings_with_secrets_masked():
     )
     lines = result.stdout.splitlines()
     assert "API_PORT=8123" in lines
-    assert "TMDB_API_TOKEN='********'" in lines  # quoted for the shell
+    assert "# TMDB_API_TOKEN='********'  (masked)" in lines  # eval leaves the real one alone
     assert "token-that-must-not-show" not in result.stdout

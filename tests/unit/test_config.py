@@ -38,9 +38,11 @@ def test_env_lines_mask_secrets_and_passwords():
     text = "\n".join(lines)
     assert "very-secret-token" not in text
     assert "hunter2" not in text
-    assert "TMDB_API_TOKEN='********'" in lines
-    assert "DATABASE_URL='postgresql://analyst:********@db.internal:5432/movies'" in lines
-    assert all("=" in line and line.split("=", 1)[0].isupper() for line in lines)
+    assert "# TMDB_API_TOKEN='********'  (masked)" in lines
+    assert (
+        "# DATABASE_URL='postgresql://analyst:********@db.internal:5432/movies'  (masked)" in lines
+    )
+    assert all("=" in line and line.lstrip("# ").split("=", 1)[0].isupper() for line in lines)
 
 
 def test_mask_url_password_leaves_urls_without_password_alone():
@@ -79,3 +81,13 @@ def test_env_lines_read_back_through_a_shell_as_they_were(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert shell.stdout.splitlines() == ["0 3 * * *", "http://x/$HOME", str(settings.api_port)]
+
+
+def test_eval_of_the_env_lines_leaves_a_real_secret_alone():
+    settings = Settings(_env_file=None, tmdb_api_token="shown-nowhere")
+    shell = subprocess.run(
+        ["sh", "-c", 'TMDB_API_TOKEN=real; eval "$1"; printf %s "$TMDB_API_TOKEN"', "sh",
+         "\n".join(settings.as_env_lines())],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert shell.stdout == "real"
