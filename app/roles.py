@@ -14,12 +14,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import signal
 import threading
 from collections.abc import Sequence
 
 from app.background import consumer_groups, run_background, until_signalled
 from app.config import Settings
 from app.server import serve, serve_workers
+
+log = logging.getLogger(__name__)
 
 
 def run_role(role: str, settings: Settings) -> None:
@@ -29,10 +34,13 @@ def run_role(role: str, settings: Settings) -> None:
     elif role == "api":
         serve(without_background(settings))
     elif role == "all" and settings.api_workers > 1:
-        with BackgroundThread(
+        background = BackgroundThread(
             settings, consumer_groups(settings.run_consumers), settings.run_scheduler
-        ):
+        )
+        with background:
             serve_workers(settings)
+        if background.failed:
+            raise SystemExit(1)
     elif role == "all":
         serve(settings)
     elif role in ("consumers", "scheduler"):
@@ -48,15 +56,26 @@ def without_background(settings: Settings) -> Settings:
 
 class BackgroundThread:
     """The consumers and scheduler on an event loop of their own, beside uvicorn's supervisor,
-    which keeps the main thread for its signals. Leaving the block stops them gracefully."""
+    which keeps the main thread for its signals. Leaving the block stops them gracefully.
+
+    If they end on an error, the whole process stops (SIGTERM to itself, which uvicorn's
+    supervisor handles) and `failed` is set: a service whose consumers died must not go on
+    answering 202 as if whole; whatever supervises it starts it again."""
 
     def __init__(self, settings: Settings, groups: Sequence[str], scheduler: bool) -> None:
         self._loop = asyncio.new_event_loop()
         self._stopping = asyncio.Event()
-        work = run_background(settings, groups, scheduler, self._stopping)
-        self._thread = threading.Thread(
-            target=self._loop.run_until_complete, args=(work,), name="background"
-        )
+        self._work = run_background(settings, groups, scheduler, self._stopping)
+        self._thread = threading.Thread(target=self._run, name="background")
+        self.failed = False
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_until_complete(self._work)
+        except Exception:
+            log.exception("the consumers and scheduler stopped on an error; stopping the service")
+            self.failed = True
+            os.kill(os.getpid(), signal.SIGTERM)
 
     def __enter__(self) -> BackgroundThread:
         self._thread.start()

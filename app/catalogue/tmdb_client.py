@@ -16,6 +16,7 @@ import httpx
 MAX_PAGE = 500  # TMDB answers 400 past page 500
 MAX_CHANGES_WINDOW = timedelta(days=14)
 API_KEY_PATTERN = re.compile(r"[0-9a-f]{32}")
+MAX_RETRY_AFTER_SECONDS = 120.0  # a Retry-After of hours would stall the sync unseen
 
 
 class TmdbError(Exception):
@@ -172,7 +173,7 @@ class TmdbClient:
                 if rate_limited > self._retry.max_rate_limited_attempts:
                     raise TmdbUnavailable(f"{path}: still rate limited after {rate_limited} tries")
                 asked = retry_after(response) or self._retry.backoff(rate_limited)
-                self._limiter.pause(min(asked, self._retry.max_delay_seconds))
+                self._limiter.pause(min(asked, MAX_RETRY_AFTER_SECONDS))
                 continue
             if response.status_code >= 500:
                 failures += 1

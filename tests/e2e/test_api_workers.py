@@ -113,3 +113,15 @@ async def test_the_roles_split_the_service_into_processes(settings):
         api.stop()
         if consumers.process is not None:
             consumers.stop()
+
+
+def test_with_workers_consumers_and_scheduler_that_fail_stop_the_whole_service():
+    # The scheduler cannot start on a cron it cannot read: the service must not go on
+    # answering as if whole.
+    service = ServiceProcess(API_WORKERS="2", TMDB_FULL_SYNC_CRON="not a cron")
+    service.launch()
+    assert service.process is not None
+    returncode = service.process.wait(timeout=60)
+    logged = service.log_text()
+    assert returncode != 0, logged
+    assert "the consumers and scheduler stopped on an error" in logged
