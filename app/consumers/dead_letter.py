@@ -115,3 +115,28 @@ async def read_dead_letters(
         return found
     finally:
         await consumer.stop()
+
+
+async def read_dead_letter_at(
+    bootstrap_servers: str, topic: str, partition: int, offset: int, timeout_seconds: float = 10
+) -> DeadLetter | None:
+    """The one dead letter at these coordinates, read from there: not a scan of the topic."""
+    tp = TopicPartition(topic, partition)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        first, end = (
+            (await consumer.beginning_offsets([tp]))[tp],
+            (await consumer.end_offsets([tp]))[tp],
+        )
+        if not first <= offset < end:
+            return None
+        consumer.seek(tp, offset)
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            for record in (await consumer.getmany(tp, timeout_ms=1000, max_records=1)).get(tp, []):
+                return parsed(record) if record.offset == offset else None
+        return None
+    finally:
+        await consumer.stop()

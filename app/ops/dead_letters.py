@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from app.bootstrap import Resources
-from app.consumers.dead_letter import DeadLetter, read_dead_letters
+from app.consumers.dead_letter import DeadLetter, read_dead_letter_at, read_dead_letters
 from app.producers.kafka import OutgoingMessage
 
 MAX_READ = 1_000_000  # records a command reads from the topic at most
@@ -48,12 +48,9 @@ def summary(letters: list[DeadLetter]) -> Counter[tuple[str, str, str]]:
 
 async def dead_letter_at(resources: Resources, partition: int, offset: int) -> DeadLetter | None:
     settings = resources.settings
-    found = await read_dead_letters(
-        settings.kafka_bootstrap_servers, settings.dead_letter_topic,
-        lambda letter: (letter.partition, letter.offset) == (partition, offset),
-        MAX_READ, READ_SECONDS,
-    )  # fmt: skip
-    return found[0] if found else None
+    return await read_dead_letter_at(
+        settings.kafka_bootstrap_servers, settings.dead_letter_topic, partition, offset
+    )
 
 
 async def redrive(

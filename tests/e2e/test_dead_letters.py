@@ -10,6 +10,7 @@ import uuid
 import httpx
 
 from app.bootstrap import build_resources
+from app.consumers.dead_letter import DeadLetter
 from app.ops.dead_letters import dead_letters
 from tests.e2e.model_support import run_job
 from tests.e2e.stores import wait_until_landed
@@ -17,6 +18,10 @@ from tests.event_factory import new_event
 
 
 async def refused_by_staging(settings, reason: str, expected: int) -> int:
+    return len(await letters_refused_by_staging(settings, reason, expected))
+
+
+async def letters_refused_by_staging(settings, reason: str, expected: int) -> list[DeadLetter]:
     """The dead letters whose reason names the test's constraint, once there are `expected`
     (or after 60 s)."""
     async with build_resources(settings) as resources, asyncio.timeout(90):
@@ -26,7 +31,7 @@ async def refused_by_staging(settings, reason: str, expected: int) -> int:
                 break
             await asyncio.sleep(1)
     assert {letter.group for letter in letters} <= {"postgres-staging"}
-    return len(letters)
+    return letters
 
 
 async def test_redrive_sends_each_dead_letter_once_and_after_the_fix_the_events_land(
@@ -43,7 +48,12 @@ async def test_redrive_sends_each_dead_letter_once_and_after_the_fix_the_events_
         ids = [event["event_id"] for event in events]
         async with httpx.AsyncClient(base_url=service.base_url) as client:
             assert (await client.post("/events", json=events)).status_code == 202
-        assert await refused_by_staging(settings, constraint, 2) == 2
+        first, _ = await letters_refused_by_staging(settings, constraint, 2)
+        shown = run_job(
+            "dead-letters", "show", str(first.offset), "--partition", str(first.partition)
+        ).stdout
+        assert "refused by: postgres-staging" in shown and constraint in shown
+        assert any(event_id in shown for event_id in ids)
 
         early = run_job("dead-letters", "redrive", "--reason", constraint).stdout
         assert "2 dead letters not redriven before; sent 2 records" in early
