@@ -45,6 +45,8 @@ TRACKED_PAGE = """<!doctype html>
     userId: params.get("user"),
     batchSize: Number(params.get("batch")),
     flushDelayMs: 600000,
+    maxAttempts: Number(params.get("attempts") || 12),
+    retryBaseMs: Number(params.get("retry-ms") || 500),
     onStatus: (id, status) => {{ statuses[id] = status; }},
   }});
 </script>
@@ -278,3 +280,33 @@ async def test_the_demo_page_sends_what_its_buttons_say(settings, service, brows
         ("click", "add-to-watchlist"), ("click", "trailer"), ("comment", "Whoa."),
         ("watch", "pause"), ("watch", "progress"), ("watch", "start"),
     ]  # fmt: skip
+
+
+GIVEN_UP = "return arguments[0].every((id) => statuses[id] === 'failed');"
+
+
+async def test_a_batch_given_up_holds_nothing_back_and_long_text_is_cut_to_fit(
+    settings, service, pages, browser
+):
+    with FlakyProxy(service.base_url, failures=1_000) as proxy:
+        browser.navigate(
+            pages.url("tracked.html", endpoint=proxy.url, user=new_user(), batch=4,
+                      attempts=2, **{"retry-ms": 50})
+        )  # fmt: skip
+        refused = browser.execute(FOUR_EVENTS)
+        browser.wait_until(GIVEN_UP, refused, timeout=20)
+        assert len(proxy.bodies) == 2  # maxAttempts, then no more
+        proxy.failures = 0  # the service answers again
+        later = browser.execute(
+            "return [movieEvents.comment(603, 'x'.repeat(6000), 7), movieEvents.flush()][0];"
+        )
+        browser.wait_until(ALL_ACCEPTED, [later], timeout=20)
+    await wait_for_landing(settings, [later], 1)
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        text = await connection.fetchval(
+            "SELECT comment_text FROM stg_comments WHERE event_id = $1", uuid.UUID(later)
+        )
+    finally:
+        await connection.close()
+    assert text == "x" * 5000  # the service's limit: cut, not refused
