@@ -23,7 +23,7 @@ class Counting:
     unit: str
 
 
-MAVEN_DOWNLOADS = Counting(r"^Downloaded from ", "files downloaded")
+MAVEN_DOWNLOADS = Counting(r"^(\[INFO\] )?Downloaded from ", "files downloaded")  # -B adds [INFO]
 GO_PACKAGES = Counting(r"^[\w.\-]+(/[\w.\-~]+)+$", "packages built")
 APT_FETCHES = Counting(r"^Get:\d+ ", "packages fetched")
 

@@ -14,7 +14,8 @@ from devstack.progress import GO_PACKAGES, MAVEN_DOWNLOADS, run_reported
 SLOW_DOWNLOADS = """
 import time
 for n in range(3):
-    print(f"Downloaded from central: https://repo/{n}.jar (1 kB at 9 kB/s)", flush=True)
+    prefix = "[INFO] " if n else ""  # as Maven writes it in batch mode, and without
+    print(f"{prefix}Downloaded from central: https://repo/{n}.jar (1 kB at 9 kB/s)", flush=True)
     time.sleep(0.3)
 print("[INFO] BUILD SUCCESS")
 """
