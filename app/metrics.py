@@ -62,6 +62,11 @@ DEAD_LETTERS = Counter(
 EVENT_ID_CONFLICTS = Counter(
     "event_id_conflicts_total", "Events whose id was already staged with other content"
 )
+ERASED_EVENTS_DROPPED = Counter(
+    "erased_user_events_dropped_total",
+    "Events of users erased by forget-user that a sink dropped instead of writing",
+    ["sink"],
+)
 REBALANCES = Counter("consumer_rebalances_total", "Partitions revoked from a consumer", ["group"])
 SPARK_RESTARTS = Counter("spark_restarts_total", "Spark stream restarts after a failure")
 SPARK_CHECKPOINT_RESETS = Gauge(

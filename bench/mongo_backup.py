@@ -55,7 +55,8 @@ async def through_the_sink(
     batches: list[Sequence[DecodedEvent]],
 ) -> Measurement:
     client = mongo_client(settings.mongo_url)
-    sink = MongoBackupSink(client[settings.mongo_database][collection])
+    database = client[settings.mongo_database]
+    sink = MongoBackupSink(database[collection], database["forgotten_users"])
     what = f"MongoBackupSink.write, batches of {len(batches[0])}"
     try:
         return await timed_sink_writes(what, sink, warmup, batches)

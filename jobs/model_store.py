@@ -1,10 +1,12 @@
-"""Writing model rows to PostgreSQL: facts insert-once on event_id, sessions replaced per user."""
+"""Writing model rows to PostgreSQL: facts insert-once on event_id, sessions replaced per user;
+neither for a user on the suppression list (erased)."""
 
 from __future__ import annotations
 
 import asyncpg
 import pandas as pd
 
+from jobs.forgotten_users import forgotten_among, not_forgotten
 from jobs.frames import frame_records
 from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
 
@@ -33,7 +35,7 @@ async def insert_facts(
         names = ", ".join(columns)
         status = await connection.execute(
             f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} "
-            "ON CONFLICT (event_id) DO NOTHING"
+            f"WHERE {not_forgotten('user_id')} ON CONFLICT (event_id) DO NOTHING"
         )
     return int(status.rsplit(" ", 1)[-1])
 
@@ -49,6 +51,8 @@ async def replace_sessions(
     columns = (*SESSION_COLUMNS, "source_flag")
     async with connection.transaction():
         await connection.execute(f"DELETE FROM {table} WHERE user_id = ANY($1::text[])", user_ids)
+        if forgotten := await forgotten_among(connection, user_ids):
+            sessions = sessions[~sessions["user_id"].isin(forgotten)]
         await connection.copy_records_to_table(
             table,
             records=((*r, source_flag) for r in frame_records(sessions, SESSION_COLUMNS)),

@@ -34,7 +34,11 @@ def raw_collection(resources: Resources, name: str) -> AsyncCollection:
 EVENT_TOPICS = tuple(USER_TOPICS.values())
 GROUPS: dict[str, ConsumerGroup] = {
     "mongo-backup": ConsumerGroup(
-        EVENT_TOPICS, decode_event, lambda r: MongoBackupSink(raw_collection(r, "user_logs"))
+        EVENT_TOPICS,
+        decode_event,
+        lambda r: MongoBackupSink(
+            raw_collection(r, "user_logs"), raw_collection(r, "forgotten_users")
+        ),
     ),
     "postgres-staging": ConsumerGroup(
         EVENT_TOPICS, decode_event, lambda r: PostgresStagingSink(r.postgres)

@@ -4,7 +4,8 @@ A batch is COPied straight into the tables in one transaction. When some of its 
 already there (a batch redelivered after a crash), it goes through session temp tables and
 `INSERT ... ON CONFLICT DO NOTHING` instead; on that path, a copy whose event_id is staged with
 other content (another event reusing the id) is recorded in event_id_conflicts. A batch
-PostgreSQL refuses is split in halves until the refused events are found alone.
+PostgreSQL refuses is split in halves until the refused events are found alone. Events of
+users on the suppression list (erased) are dropped, checked in the writing transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import asyncpg
 from app.consumers.records import DecodedEvent
 from app.consumers.staging_rows import COMMENT_COLUMNS, USER_LOG_COLUMNS, comment_row, user_log_row
 from app.db.postgres import ROW_ERRORS, PostgresPool
-from app.metrics import EVENT_ID_CONFLICTS
+from app.metrics import ERASED_EVENTS_DROPPED, EVENT_ID_CONFLICTS
+from jobs.forgotten_users import forgotten_among
 
 log = logging.getLogger(__name__)
 
@@ -87,24 +89,49 @@ class PostgresStagingSink:
     async def _write_batch(
         self, connection: asyncpg.Connection, events: list[DecodedEvent]
     ) -> None:
-        user_logs = [user_log_row(event) for event in events]
-        comments = [row for event in events if (row := comment_row(event)) is not None]
-        movie_ids = sorted({row[MOVIE_ID] for row in user_logs if row[MOVIE_ID] is not None})
         try:
             async with connection.transaction():
-                await copy_rows(connection, "stg_user_logs", "stg_comments", user_logs, comments)
-                await connection.execute(INSERT_PLACEHOLDER_MOVIES, movie_ids)
+                kept = await not_forgotten(connection, events)
+                await self._copy(connection, kept)
         except asyncpg.UniqueViolationError:
             async with connection.transaction():
-                await connection.execute(TEMP_TABLES)
-                await copy_rows(
-                    connection, "incoming_user_logs", "incoming_comments", user_logs, comments
-                )
-                await connection.execute(INSERT_USER_LOGS)
-                report_conflicts(await connection.fetch(RECORD_CONFLICTS))
-                if comments:
-                    await connection.execute(INSERT_COMMENTS)
-                await connection.execute(INSERT_PLACEHOLDER_MOVIES, movie_ids)
+                kept = await not_forgotten(connection, events)
+                await self._upsert(connection, kept)
+        if dropped := len(events) - len(kept):
+            ERASED_EVENTS_DROPPED.labels(self.name).inc(dropped)
+
+    async def _copy(self, connection: asyncpg.Connection, events: list[DecodedEvent]) -> None:
+        user_logs, comments, movie_ids = staging_rows(events)
+        await copy_rows(connection, "stg_user_logs", "stg_comments", user_logs, comments)
+        await connection.execute(INSERT_PLACEHOLDER_MOVIES, movie_ids)
+
+    async def _upsert(self, connection: asyncpg.Connection, events: list[DecodedEvent]) -> None:
+        """The path of a redelivered batch: only the events not yet staged go in."""
+        user_logs, comments, movie_ids = staging_rows(events)
+        await connection.execute(TEMP_TABLES)
+        await copy_rows(connection, "incoming_user_logs", "incoming_comments", user_logs, comments)
+        await connection.execute(INSERT_USER_LOGS)
+        report_conflicts(await connection.fetch(RECORD_CONFLICTS))
+        if comments:
+            await connection.execute(INSERT_COMMENTS)
+        await connection.execute(INSERT_PLACEHOLDER_MOVIES, movie_ids)
+
+
+async def not_forgotten(
+    connection: asyncpg.Connection, events: list[DecodedEvent]
+) -> list[DecodedEvent]:
+    """The events whose users are not on the suppression list, read in the writing
+    transaction."""
+    forgotten = await forgotten_among(connection, (event.user_id for event in events))
+    return [event for event in events if event.user_id not in forgotten]
+
+
+def staging_rows(events: list[DecodedEvent]) -> tuple[list[tuple], list[tuple], list[int]]:
+    """The batch's rows of stg_user_logs and stg_comments, and the movies it names."""
+    user_logs = [user_log_row(event) for event in events]
+    comments = [row for event in events if (row := comment_row(event)) is not None]
+    movie_ids = sorted({row[MOVIE_ID] for row in user_logs if row[MOVIE_ID] is not None})
+    return user_logs, comments, movie_ids
 
 
 def report_conflicts(rows: list[asyncpg.Record]) -> None:

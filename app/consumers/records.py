@@ -43,6 +43,10 @@ class DecodedEvent:
     def event_id(self) -> str:
         return self.event["event_id"]
 
+    @property
+    def user_id(self) -> str:
+        return self.event["user_id"]
+
 
 def decode_event(source: SourceRecord) -> DecodedEvent:
     """The stored event in a record, checked field by field against its definition."""

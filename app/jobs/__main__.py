@@ -14,6 +14,7 @@ from app.jobs import (
     dead_letters,
     fallback_mode,
     fallback_run,
+    forget_user,
     metabase_setup,
     promote,
     rebuild_rollups,
@@ -36,6 +37,7 @@ COMMANDS = {
     "trace": trace,
     "dead-letters": dead_letters,
     "replay": replay,
+    "forget-user": forget_user,
     "metabase-setup": metabase_setup,
 }
 

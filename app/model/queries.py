@@ -7,6 +7,7 @@ from datetime import datetime
 import asyncpg
 
 from app.config import FallbackMode
+from jobs.forgotten_users import not_forgotten
 
 
 async def fallback_mode(connection: asyncpg.Connection, default: FallbackMode) -> FallbackMode:
@@ -78,11 +79,12 @@ async def finish_fallback_run(
     )  # fmt: skip
 
 
-AWAITING_PROMOTION = """
+AWAITING_PROMOTION = f"""
     FROM fact_user_event_fallback f
     WHERE ($1::timestamptz IS NULL OR f.received_at >= $1)
       AND ($2::timestamptz IS NULL OR f.received_at < $2)
       AND NOT EXISTS (SELECT 1 FROM fact_user_event e WHERE e.event_id = f.event_id)
+      AND {not_forgotten("f.user_id")}
 """
 
 

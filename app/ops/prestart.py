@@ -1,4 +1,5 @@
-"""`python -m app.ops.prestart`: wait for the dependencies, migrate PostgreSQL, create Kafka topics.
+"""`python -m app.ops.prestart`: wait for the dependencies, migrate PostgreSQL, create Kafka topics
+and MongoDB's indexes.
 
 Run before the service (and the tests) against any environment, the local stack or one's own.
 """
@@ -49,8 +50,15 @@ def main() -> int:
     command.upgrade(alembic_config(), "head")
     created = asyncio.run(ensure_topics(settings))
     print(f"migrated; topics created: {', '.join(created) or 'none (all exist)'}")
+    asyncio.run(ensure_mongo_indexes(settings))
     print(asyncio.run(analytics_login(settings)))
     return 0
+
+
+async def ensure_mongo_indexes(settings: Settings) -> None:
+    """By user, for forget-user: without it, erasing one user reads every backup."""
+    async with build_resources(settings) as resources:
+        await resources.mongo[settings.mongo_database].user_logs.create_index("user_id")
 
 
 async def analytics_login(settings: Settings) -> str:

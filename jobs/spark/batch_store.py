@@ -17,6 +17,7 @@ from typing import TypeVar
 import asyncpg
 
 from jobs import session_locks
+from jobs.forgotten_users import not_forgotten
 from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
 
 T = TypeVar("T")
@@ -140,12 +141,13 @@ def facts_of_batch_users_query(stream: str, batch_id: int) -> str:
 
 
 async def insert_facts_once(connection: asyncpg.Connection, stream: str, batch_id: int) -> None:
-    """The batch's facts not yet in fact_user_event; the rollups count them in the same
-    statement (a trigger), so a replayed batch counts nothing."""
+    """The batch's facts not yet in fact_user_event, but none of an erased user; the rollups
+    count them in the same statement (a trigger), so a replayed batch counts nothing."""
     select = FACT_NAMES.replace("event_id", "event_id::uuid", 1)
     await connection.execute(
         f"INSERT INTO fact_user_event ({FACT_NAMES}) SELECT {select} FROM spark_incoming_facts "
-        "WHERE stream = $1 AND batch_id = $2 ON CONFLICT (event_id) DO NOTHING",
+        f"WHERE stream = $1 AND batch_id = $2 AND {not_forgotten('user_id')} "
+        "ON CONFLICT (event_id) DO NOTHING",
         stream,
         batch_id,
     )
@@ -194,9 +196,11 @@ async def commit_batch(
             stream,
             batch_id,
         )
+        # Sessions Spark built from facts read before an erasure are not written.
         await connection.execute(
             f"INSERT INTO dim_session ({SESSION_NAMES}) SELECT {SESSION_NAMES} "
-            "FROM spark_incoming_sessions WHERE stream = $1 AND batch_id = $2",
+            "FROM spark_incoming_sessions "
+            f"WHERE stream = $1 AND batch_id = $2 AND {not_forgotten('user_id')}",
             stream,
             batch_id,
         )

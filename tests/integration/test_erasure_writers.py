@@ -1,0 +1,180 @@
+"""The suppression list at each writer, and the erasure's wait for writers that missed it, on
+the real PostgreSQL and FerretDB."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
+from pymongo import AsyncMongoClient
+
+from app.bootstrap import build_resources
+from app.config import Settings
+from app.consumers.mongo_backup import MongoBackupSink
+from app.consumers.postgres_staging import PostgresStagingSink, copy_rows
+from app.consumers.records import DecodedEvent, SourceRecord, decode_event
+from app.consumers.staging_rows import USER_LOG_COLUMNS, user_log_row
+from app.db.postgres import PostgresPool
+from app.model.spark_stream import spark_config
+from app.ops.erasure import ErasureBlocked, forget_user
+from jobs.forgotten_users import user_hash
+from jobs.rules import load_rules
+from jobs.spark.stream import StreamConfig, run_stream
+from tests.event_factory import new_event
+
+OFFSETS = iter(range(2 * 10**9, 3 * 10**9))
+
+
+def decoded(event: dict) -> DecodedEvent:
+    stored = {**event, "received_at": event["occurred_at"], "schema_version": 1}
+    source = SourceRecord("user_click_log", 0, next(OFFSETS), b"k", orjson.dumps(stored))
+    return decode_event(source)
+
+
+@pytest.fixture
+async def erasing(settings: Settings, unique: str) -> AsyncIterator[Settings]:
+    """Settings with a MongoDB database of the test's own, dropped afterwards: FerretDB scans a
+    collection for any query, so the shared backups would slow the erasure down."""
+    name = f"erase_{unique}"
+    yield settings.model_copy(update={"mongo_database": name})
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongo_url)
+    try:
+        await client.drop_database(name)
+    finally:
+        await client.close()
+
+
+def dropped(sink: str) -> float:
+    return REGISTRY.get_sample_value("erased_user_events_dropped_total", {"sink": sink}) or 0.0
+
+
+async def staged_users(pg, events: list[dict]) -> list[str]:
+    rows = await pg.fetch(
+        "SELECT user_id FROM stg_user_logs WHERE event_id = ANY($1::uuid[]) ORDER BY user_id",
+        [event["event_id"] for event in events],
+    )
+    return [row["user_id"] for row in rows]
+
+
+@pytest.mark.parametrize("user_id", ["ana", "Zoë 🍿", "o'brien\\n"])
+async def test_postgresql_and_python_hash_a_user_alike(pg, user_id):
+    assert await pg.fetchval("SELECT user_hash($1)", user_id) == user_hash(user_id)
+
+
+async def test_the_staging_sink_drops_a_listed_users_events_on_both_paths(settings, pg, unique):
+    gone, kept = f"gone-{unique}", f"kept-{unique}"
+    await pg.execute("INSERT INTO forgotten_users (user_hash) VALUES ($1)", user_hash(gone))
+    pool = PostgresPool(settings.database_url)
+    sink = PostgresStagingSink(pool)
+    before = dropped("postgres_staging")
+    try:
+        first = [new_event("click", gone), new_event("comment", kept), new_event("comment", gone)]
+        assert await sink.write([decoded(event) for event in first]) == {}
+        # Redelivered with a new event of each: the path for batches partly staged already.
+        again = [*first, new_event("click", gone), new_event("click", kept)]
+        assert await sink.write([decoded(event) for event in again]) == {}
+    finally:
+        await pool.close()
+    assert await staged_users(pg, again) == [kept, kept]
+    comments = await pg.fetchval("SELECT count(*) FROM stg_comments WHERE user_id = $1", gone)
+    assert comments == 0
+    assert dropped("postgres_staging") - before == 2 + 3
+
+
+async def test_the_backup_sink_removes_a_listed_users_events_after_writing(settings, unique):
+    gone, kept = f"gone-{unique}", f"kept-{unique}"
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongo_url, tz_aware=True)
+    database = client[settings.mongo_database]
+    logs, forgotten = database[f"logs_{unique}"], database[f"forgotten_{unique}"]
+    before = dropped("mongo_backup")
+    try:
+        await forgotten.insert_one({"_id": user_hash(gone)})
+        events = [new_event("click", gone), new_event("click", kept), new_event("watch", gone)]
+        sink = MongoBackupSink(logs, forgotten)
+        assert await sink.write([decoded(event) for event in events]) == {}
+        backed_up = await logs.distinct("user_id")
+    finally:
+        await logs.drop()
+        await forgotten.drop()
+        await client.close()
+    assert backed_up == [kept]
+    assert dropped("mongo_backup") - before == 2
+
+
+async def test_spark_writes_no_fact_or_session_of_a_listed_user(
+    settings, pg, kafka_topic, unique, tmp_path
+):
+    gone, kept = f"gone-{unique}", f"kept-{unique}"
+    await pg.execute("INSERT INTO forgotten_users (user_hash) VALUES ($1)", user_hash(gone))
+    events = [new_event("click", user) for user in (gone, kept, gone, kept)]
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        for event in events:
+            stored = {**event, "received_at": event["occurred_at"], "schema_version": 1}
+            await producer.send_and_wait(kafka_topic, orjson.dumps(stored), key=b"k")
+    finally:
+        await producer.stop()
+    stream = StreamConfig(
+        bootstrap_servers=settings.kafka_bootstrap_servers, topics=(kafka_topic,),
+        checkpoint_dir=str(tmp_path / "checkpoint"), database_url=settings.database_url,
+        starting_offsets="earliest", available_now=True, spark=spark_config(settings),
+    )  # fmt: skip
+    await asyncio.to_thread(run_stream, stream, load_rules())
+    for table in ("fact_user_event", "dim_session"):
+        rows = await pg.fetch(
+            f"SELECT user_id FROM {table} WHERE user_id = ANY($1::text[])", [gone, kept]
+        )
+        assert {row["user_id"] for row in rows} == {kept}, table
+
+
+async def test_an_erasure_waits_for_a_writer_that_missed_the_list(erasing, pg, unique):
+    """A writer that checked the list before the user was on it, and commits after: the
+    erasure's deletion must come after that commit, or the row would survive."""
+    user = f"late-{unique}"
+    row = user_log_row(decoded(new_event("click", user)))
+    transaction = pg.transaction()
+    await transaction.start()
+    await pg.copy_records_to_table("stg_user_logs", records=[row], columns=USER_LOG_COLUMNS)
+    async with build_resources(erasing) as resources:
+        erasure = asyncio.create_task(forget_user(resources, user, "test"))
+        await asyncio.sleep(1.5)
+        assert not erasure.done(), "the erasure did not wait for the open writer"
+        await transaction.commit()
+        outcome = await asyncio.wait_for(erasure, 30)
+    assert outcome.rows["stg_user_logs"] == 1
+    assert await pg.fetchval("SELECT count(*) FROM stg_user_logs WHERE user_id = $1", user) == 0
+
+
+async def test_an_erasure_stopped_by_an_open_transaction_says_so_and_a_rerun_finishes(
+    erasing, pg, unique
+):
+    user = f"blocked-{unique}"
+    staged = user_log_row(decoded(new_event("click", user)))
+    await copy_rows(pg, "stg_user_logs", "stg_comments", [staged], [])
+    transaction = pg.transaction()  # someone's transaction, left open
+    await transaction.start()
+    await pg.execute("SELECT 1")
+    async with build_resources(erasing) as resources:
+        with pytest.raises(ErasureBlocked, match="still open"):
+            await forget_user(resources, user, "test", wait_seconds=0.5)
+        await transaction.rollback()
+        outcome = await forget_user(resources, user, "test")
+    assert outcome.rows["stg_user_logs"] == 1
+    audit = await pg.fetch(
+        "SELECT requested_by, finished_at, rows_removed FROM erasures WHERE user_hash = $1 "
+        "ORDER BY erasure_id",
+        user_hash(user),
+    )
+    assert [row["finished_at"] is None for row in audit] == [True, False]
+    assert orjson.loads(audit[1]["rows_removed"])["stg_user_logs"] == 1
+    clear = await pg.fetchval(
+        "SELECT count(*) FROM erasures WHERE rows_removed::text LIKE '%' || $1 || '%' "
+        "OR user_hash = $1",
+        user,
+    )
+    assert clear == 0, "the audit holds no user id in clear"
