@@ -66,8 +66,15 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)  # then running jobs are stopped
 
     spark_checkpoint_dir: str = "/var/tmp/movie-pipeline-stack/spark-checkpoint"
+    # local[N] runs Spark in the job's process; spark://host:7077, yarn or k8s://... a cluster.
+    # Under spark-submit, its --master wins.
     spark_master: str = "local[2]"
     spark_driver_memory: str = "1g"
+    spark_executor_memory: str | None = None  # on a cluster: each executor's heap, e.g. 2g
+    spark_executor_cores: int | None = Field(default=None, ge=1)
+    # Any other Spark properties, as a JSON object; they override the job's own defaults (on a
+    # cluster, spark.driver.host: an address the executors reach; it is 127.0.0.1 otherwise).
+    spark_conf: dict[str, str] = Field(default_factory=dict)
     # Extra jars: files or folders of them, comma-separated; or Maven coordinates for Spark to
     # resolve itself. The default folder is the one the local stack fills.
     spark_jars: str = Field(default_factory=lambda: str(local_cache_dir() / "spark-jars"))

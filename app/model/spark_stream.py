@@ -21,8 +21,11 @@ def spark_config(settings: Settings) -> SparkConfig:
     return SparkConfig(
         master=settings.spark_master,
         driver_memory=settings.spark_driver_memory,
+        executor_memory=settings.spark_executor_memory,
+        executor_cores=settings.spark_executor_cores,
         jars=split_list(settings.spark_jars),
         packages=split_list(settings.spark_jars_packages),
+        conf=dict(settings.spark_conf),
     )
 
 

@@ -1,7 +1,9 @@
-"""A Spark session from plain settings: master, memory, extra jars or Maven packages."""
+"""A Spark session from plain settings: master, resources, extra jars or Maven packages, and
+any other property."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,8 @@ from pyspark.sql import SparkSession
 class SparkConfig:
     master: str = "local[2]"
     driver_memory: str = "1g"
+    executor_memory: str | None = None
+    executor_cores: int | None = None
     jars: tuple[str, ...] = ()  # jar files, or folders of them
     packages: tuple[str, ...] = ()  # Maven coordinates, resolved by Spark itself
     conf: dict[str, str] = field(default_factory=dict)
@@ -21,8 +25,7 @@ class SparkConfig:
 
 def build_spark_session(app_name: str, config: SparkConfig) -> SparkSession:
     builder = (
-        SparkSession.builder.master(config.master)
-        .appName(app_name)
+        SparkSession.builder.appName(app_name)
         .config("spark.driver.memory", config.driver_memory)
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.ui.enabled", "false")
@@ -32,6 +35,12 @@ def build_spark_session(app_name: str, config: SparkConfig) -> SparkSession:
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.sql.session.timeZone", "UTC")
     )
+    if not launched_by_spark_submit():
+        builder = builder.master(config.master)
+    if config.executor_memory:
+        builder = builder.config("spark.executor.memory", config.executor_memory)
+    if config.executor_cores:
+        builder = builder.config("spark.executor.cores", str(config.executor_cores))
     if jars := extra_jars(config.jars):
         builder = builder.config("spark.jars", ",".join(jars))
     if config.packages:
@@ -39,6 +48,12 @@ def build_spark_session(app_name: str, config: SparkConfig) -> SparkSession:
     for key, value in config.conf.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def launched_by_spark_submit() -> bool:
+    """spark-submit started the JVM, with its --master: that one stands. pyspark tells the two
+    cases apart the same way, before it starts a JVM of its own."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
 def extra_jars(entries: Sequence[str]) -> list[str]:

@@ -1,5 +1,5 @@
-"""Helpers for the model tests: events in Kafka for users of one test, Spark and the jobs as
-operators run them, and the model rows read back."""
+"""Helpers for the model tests: events for users of one test, posted as the frontend does,
+Spark and the jobs as operators run them, and the model rows read back."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
+import orjson
 
 from app.config import USER_TOPICS, Settings
 from app.producers.kafka_admin import spark_offsets_at_end
+from tests.event_factory import new_event
 from tests.support import REPO_ROOT
 
 FACT_COMPARED = (
@@ -77,3 +81,43 @@ async def model_rows(
 def fresh_users(count: int) -> list[str]:
     prefix = uuid.uuid4().hex[:8]
     return [f"model-{prefix}-{n}" for n in range(count)]
+
+
+def event_mix(users: list[str]) -> list[dict]:
+    """Sessions split by gaps, late and duplicate events, invalid ones, comments with feeling."""
+    now = datetime.now(UTC)
+    events = []
+    for n, user in enumerate(users):
+        start = now - timedelta(hours=3, minutes=n)
+        for step in range(12):
+            gap = timedelta(minutes=50) if step == 6 else timedelta(minutes=2)
+            start += gap
+            kind = ("watch", "watch", "click", "comment")[step % 4]
+            event = new_event(kind, user, occurred_at=start.isoformat())
+            if kind == "watch":
+                event["payload"] = {"action": "progress", "position_seconds": 60.0 * step,
+                                    "duration_seconds": 5400.0}  # fmt: skip
+            events.append(event)
+        late = new_event(
+            "watch", user, occurred_at=(now - timedelta(hours=2, minutes=58)).isoformat()
+        )
+        beyond = new_event("watch", user, payload={"action": "pause", "position_seconds": 9000.0,
+                                                   "duration_seconds": 5400.0})  # fmt: skip
+        negated = new_event(
+            "comment", user, payload={"text": "Not boring at all ❤️ 🍿", "rating": 7.0}
+        )
+        events += [late, beyond, negated, dict(events[-3])]  # the last one is a duplicate
+    return events
+
+
+async def post_all(base_url: str, events: list[dict]) -> set[str]:
+    accepted: set[str] = set()
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        for start in range(0, len(events), 25):
+            response = await client.post(
+                "/events", content=orjson.dumps(events[start : start + 25]),
+                headers={"content-type": "application/json"},
+            )  # fmt: skip
+            assert response.status_code == 202, response.text
+            accepted |= {item["event_id"] for item in response.json()["accepted"]}
+    return accepted

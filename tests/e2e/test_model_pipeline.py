@@ -8,21 +8,19 @@ import signal
 import subprocess
 from datetime import UTC, datetime, timedelta
 
-import httpx
-import orjson
-
 from app.consumers.groups import GROUPS
 from tests.e2e.model_support import (
     FACT_COMPARED,
     SESSION_COMPARED,
+    event_mix,
     fresh_users,
     model_rows,
+    post_all,
     run_job,
     spawn_job,
     starting_offsets_now,
 )
 from tests.e2e.stores import wait_until_landed
-from tests.event_factory import new_event
 from tests.integration.serving_support import (
     api_client,
     check_emotion_trends,
@@ -30,46 +28,6 @@ from tests.integration.serving_support import (
     check_user_stats,
 )
 from tests.support import ServiceProcess
-
-
-def event_mix(users: list[str]) -> list[dict]:
-    """Sessions split by gaps, late and duplicate events, invalid ones, comments with feeling."""
-    now = datetime.now(UTC)
-    events = []
-    for n, user in enumerate(users):
-        start = now - timedelta(hours=3, minutes=n)
-        for step in range(12):
-            gap = timedelta(minutes=50) if step == 6 else timedelta(minutes=2)
-            start += gap
-            kind = ("watch", "watch", "click", "comment")[step % 4]
-            event = new_event(kind, user, occurred_at=start.isoformat())
-            if kind == "watch":
-                event["payload"] = {"action": "progress", "position_seconds": 60.0 * step,
-                                    "duration_seconds": 5400.0}  # fmt: skip
-            events.append(event)
-        late = new_event(
-            "watch", user, occurred_at=(now - timedelta(hours=2, minutes=58)).isoformat()
-        )
-        beyond = new_event("watch", user, payload={"action": "pause", "position_seconds": 9000.0,
-                                                   "duration_seconds": 5400.0})  # fmt: skip
-        negated = new_event(
-            "comment", user, payload={"text": "Not boring at all ❤️ 🍿", "rating": 7.0}
-        )
-        events += [late, beyond, negated, dict(events[-3])]  # the last one is a duplicate
-    return events
-
-
-async def post_all(base_url: str, events: list[dict]) -> set[str]:
-    accepted: set[str] = set()
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-        for start in range(0, len(events), 25):
-            response = await client.post(
-                "/events", content=orjson.dumps(events[start : start + 25]),
-                headers={"content-type": "application/json"},
-            )  # fmt: skip
-            assert response.status_code == 202, response.text
-            accepted |= {item["event_id"] for item in response.json()["accepted"]}
-    return accepted
 
 
 async def count_facts(pg, table: str, users: list[str]) -> tuple[int, int]:

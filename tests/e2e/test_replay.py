@@ -16,12 +16,13 @@ from app.producers.kafka_admin import end_offsets
 from tests.e2e.model_support import (
     FACT_COMPARED,
     SESSION_COMPARED,
+    event_mix,
     fresh_users,
     model_rows,
+    post_all,
     run_job,
 )
 from tests.e2e.stores import Landed, count_landed
-from tests.e2e.test_model_pipeline import event_mix, post_all
 
 
 async def landed_when(settings, ids: list[str], staged: int) -> Landed:
