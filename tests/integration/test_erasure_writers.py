@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
@@ -19,11 +18,8 @@ from app.consumers.postgres_staging import PostgresStagingSink, copy_rows
 from app.consumers.records import DecodedEvent, SourceRecord, decode_event
 from app.consumers.staging_rows import USER_LOG_COLUMNS, user_log_row
 from app.db.postgres import PostgresPool
-from app.model.spark_stream import spark_config
 from app.ops.erasure import ErasureBlocked, forget_user
 from jobs.forgotten_users import user_hash
-from jobs.rules import load_rules
-from jobs.spark.stream import StreamConfig, run_stream
 from tests.event_factory import new_event
 
 OFFSETS = iter(range(2 * 10**9, 3 * 10**9))
@@ -103,33 +99,6 @@ async def test_the_backup_sink_removes_a_listed_users_events_after_writing(setti
         await client.close()
     assert backed_up == [kept]
     assert dropped("mongo_backup") - before == 2
-
-
-async def test_spark_writes_no_fact_or_session_of_a_listed_user(
-    settings, pg, kafka_topic, unique, tmp_path
-):
-    gone, kept = f"gone-{unique}", f"kept-{unique}"
-    await pg.execute("INSERT INTO forgotten_users (user_hash) VALUES ($1)", user_hash(gone))
-    events = [new_event("click", user) for user in (gone, kept, gone, kept)]
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await producer.start()
-    try:
-        for event in events:
-            stored = {**event, "received_at": event["occurred_at"], "schema_version": 1}
-            await producer.send_and_wait(kafka_topic, orjson.dumps(stored), key=b"k")
-    finally:
-        await producer.stop()
-    stream = StreamConfig(
-        bootstrap_servers=settings.kafka_bootstrap_servers, topics=(kafka_topic,),
-        checkpoint_dir=str(tmp_path / "checkpoint"), database_url=settings.database_url,
-        starting_offsets="earliest", available_now=True, spark=spark_config(settings),
-    )  # fmt: skip
-    await asyncio.to_thread(run_stream, stream, load_rules())
-    for table in ("fact_user_event", "dim_session"):
-        rows = await pg.fetch(
-            f"SELECT user_id FROM {table} WHERE user_id = ANY($1::text[])", [gone, kept]
-        )
-        assert {row["user_id"] for row in rows} == {kept}, table
 
 
 async def test_an_erasure_waits_for_a_writer_that_missed_the_list(erasing, pg, unique):
