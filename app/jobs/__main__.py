@@ -19,6 +19,7 @@ from app.jobs import (
     promote,
     rebuild_rollups,
     replay,
+    spark_jars,
     spark_stream,
     status,
     tmdb_sync,
@@ -29,6 +30,7 @@ from app.logs import configure_logging
 COMMANDS = {
     "tmdb-sync": tmdb_sync,
     "spark": spark_stream,
+    "spark-jars": spark_jars,
     "fallback": fallback_run,
     "fallback-mode": fallback_mode,
     "promote": promote,
@@ -58,12 +60,16 @@ def current_task_cancel() -> Callable[[], object]:
     return task.cancel
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app.jobs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, module in COMMANDS.items():
         module.add_arguments(commands.add_parser(name, help=module.__doc__))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     configure_logging(get_settings().log_level, get_settings().log_format)
     try:
         return asyncio.run(run_command(args))

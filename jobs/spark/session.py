@@ -59,9 +59,7 @@ def launched_by_spark_submit() -> bool:
 def extra_jars(entries: Sequence[str]) -> list[str]:
     """The jars named or found in the named folders, minus those pyspark already ships, so no
     class is on the classpath twice."""
-    import pyspark
-
-    shipped = {artifact_name(jar) for jar in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
+    shipped = shipped_artifacts()
     jars: list[Path] = []
     for entry in entries:
         path = Path(entry).expanduser()
@@ -72,6 +70,13 @@ def extra_jars(entries: Sequence[str]) -> list[str]:
         else:
             raise FileNotFoundError(f"no Spark jar or folder of jars at {path}")
     return [str(jar) for jar in jars if artifact_name(jar) not in shipped]
+
+
+def shipped_artifacts() -> set[str]:
+    """The artifacts of the jars pyspark comes with."""
+    import pyspark
+
+    return {artifact_name(jar) for jar in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
 
 
 def artifact_name(jar: Path) -> str:

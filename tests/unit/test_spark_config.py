@@ -10,6 +10,7 @@ import pytest
 
 from app.config import Settings
 from app.model.spark_stream import stream_config
+from jobs.spark.packages import jars_to_keep
 from jobs.spark.session import artifact_name, extra_jars, jdbc_options
 
 
@@ -62,3 +63,11 @@ def test_the_stream_takes_master_jars_and_packages_from_settings():
     assert config.available_now
     assert config.checkpoint_dir == settings.spark_checkpoint_dir
     assert config.topics == ("user_watch_log", "user_click_log", "user_comment_log")
+
+
+def test_fetched_jars_take_maven_names_and_leave_out_what_pyspark_ships():
+    resolved = [Path("/ivy/jars/org.apache.spark_spark-sql-kafka-0-10_2.13-4.2.0.jar"),
+                Path("/ivy/jars/org.apache.hadoop_hadoop-client-api-3.5.0.jar"),
+                Path("/ivy/jars/org.postgresql_postgresql-42.7.14.jar")]  # fmt: skip
+    kept = jars_to_keep(resolved, shipped={"hadoop-client-api"})
+    assert list(kept.values()) == ["spark-sql-kafka-0-10_2.13-4.2.0.jar", "postgresql-42.7.14.jar"]
