@@ -11,11 +11,11 @@ per event_id. Pure: no I/O.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pandas as pd
 
 from jobs.stored_event import EVENT_FIELDS, StoredField
@@ -27,7 +27,12 @@ EVENT_FRAME_COLUMNS = tuple(field.name for field in FRAME_FIELDS)
 
 def events_frame(stored_events: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per event_id, the copy received first (list order breaks ties)."""
-    rows = [staged_row(event) for event in stored_events]
+    return staged_frame([staged_row(event) for event in stored_events])
+
+
+def staged_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The frame of rows already in the staged form: read back from stg_user_logs (with the
+    objects decoded), or made by staged_row."""
     frame = pd.DataFrame(rows, columns=list(EVENT_FRAME_COLUMNS))
     for field in FRAME_FIELDS:
         if field.kind == "bigint":
@@ -64,4 +69,4 @@ def utc_instant(value: str | datetime) -> datetime:
 
 def json_round_trip(document: dict[str, Any]) -> dict[str, Any]:
     """jsonb hands back plain JSON: fresh dicts, duplicate keys already resolved."""
-    return json.loads(json.dumps(document))
+    return orjson.loads(orjson.dumps(document))

@@ -13,7 +13,7 @@ import orjson
 
 from jobs import session_locks
 from jobs.model_store import insert_facts, read_facts_of_users, replace_sessions
-from jobs.pandas.events_frame import events_frame
+from jobs.pandas.events_frame import staged_frame
 from jobs.pandas.transforms import build_facts, build_sessions
 from jobs.rules import Rules
 from jobs.stored_event import EVENT_FIELDS
@@ -60,7 +60,7 @@ async def build_fallback(
     events = new_facts = 0
     users: set[str] = set()
     async for chunk in staged_chunks(connection, since, until, chunk_size):
-        facts = build_facts(events_frame(chunk), rules)
+        facts = build_facts(staged_frame(chunk), rules)
         new_facts += await insert_facts(connection, facts, FACTS, "pandas")
         users.update(facts["user_id"])
         events += len(chunk)

@@ -140,7 +140,13 @@ def build_sessions(facts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     piece = (valid["occurred_at"] - run_start) // pd.Timedelta(seconds=rules.max_session_seconds)
     session_start = valid.groupby([run_number, piece])["occurred_at"].transform("min")
     start_ms = (session_start - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
-    valid = valid.assign(session_id=valid["user_id"] + ":" + start_ms.astype(str))
+    kinds = valid["event_type"]
+    valid = valid.assign(
+        session_id=valid["user_id"] + ":" + start_ms.astype(str),
+        watches=kinds.eq("watch").astype("int64"),
+        clicks=kinds.eq("click").astype("int64"),
+        comments=kinds.eq("comment").astype("int64"),
+    )
     valid["watch_ms"] = np.floor(valid["watch_seconds"].astype(float) * 1000)
     per_movie = valid.loc[valid["event_type"].eq("watch") & valid["watch_ms"].notna()]
     watched = per_movie.groupby(["session_id", "movie_id"])["watch_ms"].agg(["max", "min"])
@@ -152,9 +158,9 @@ def build_sessions(facts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
             "session_start": grouped["occurred_at"].min(),
             "session_end": grouped["occurred_at"].max(),
             "event_count": grouped.size(),
-            "watch_count": grouped["event_type"].agg(lambda t: int(t.eq("watch").sum())),
-            "click_count": grouped["event_type"].agg(lambda t: int(t.eq("click").sum())),
-            "comment_count": grouped["event_type"].agg(lambda t: int(t.eq("comment").sum())),
+            "watch_count": grouped["watches"].sum(),
+            "click_count": grouped["clicks"].sum(),
+            "comment_count": grouped["comments"].sum(),
             "movies_watched": per_movie.groupby("session_id")["movie_id"].nunique(),
         }
     )
