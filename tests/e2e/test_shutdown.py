@@ -61,7 +61,7 @@ async def test_a_stopping_service_interrupts_its_scheduled_job_and_gives_the_slo
 ):
     since = datetime.now(UTC)
     service = ServiceProcess(
-        TMDB_FULL_SYNC_CRON="*/30 * * * * *",
+        TMDB_FULL_SYNC_CRON="*/3 * * * * *",  # a slot soon: the test waits for the first run
         TMDB_API_URL=slow_tmdb.base_url,
         TMDB_API_TOKEN=slow_tmdb.token,
         SHUTDOWN_GRACE_SECONDS="1",
