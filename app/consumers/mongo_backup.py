@@ -71,7 +71,7 @@ class MongoBackupSink:
         return refused
 
     async def _remove_forgotten(self, events: list[DecodedEvent]) -> None:
-        hashes = {user_hash(event.user_id): event.user_id for event in events}
+        hashes = {user_hash(event.user_id).hex(): event.user_id for event in events}
         listed = await self._forgotten.distinct("_id", {"_id": {"$in": list(hashes)}})
         if not listed:
             return

@@ -61,7 +61,7 @@ class ErasureBlocked(RuntimeError):
 
 @dataclass(frozen=True)
 class ErasureOutcome:
-    user_hash: str
+    user_hash: str  # hex
     rows: dict[str, int]  # removed (or, for a dry run, that would be), per store
     dry_run: bool
 
@@ -78,9 +78,9 @@ async def forget_user(
     digest = user_hash(user_id)
     raw = resources.mongo[resources.settings.mongo_database]
     if dry_run:
-        return ErasureOutcome(digest, await count_rows(resources, raw, user_id), dry_run=True)
+        return ErasureOutcome(digest.hex(), await count_rows(resources, raw, user_id), dry_run=True)
     await raw.forgotten_users.update_one(
-        {"_id": digest}, {"$setOnInsert": {"forgotten_at": datetime.now(UTC)}},
+        {"_id": digest.hex()}, {"$setOnInsert": {"forgotten_at": datetime.now(UTC)}},
         upsert=True,
     )  # fmt: skip
     removed = {RAW: (await raw.user_logs.delete_many({"user_id": user_id})).deleted_count}
@@ -95,11 +95,11 @@ async def forget_user(
                 erasure_id,
                 orjson.dumps(removed).decode(),
             )
-    return ErasureOutcome(digest, removed, dry_run=False)
+    return ErasureOutcome(digest.hex(), removed, dry_run=False)
 
 
 async def list_user(
-    connection: asyncpg.Connection, digest: str, requested_by: str
+    connection: asyncpg.Connection, digest: bytes, requested_by: str
 ) -> tuple[int, datetime]:
     """Lists the user and opens the audit row; returns it and a time after the commit."""
     async with connection.transaction():

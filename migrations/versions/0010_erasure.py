@@ -1,7 +1,7 @@
 """Erasure: the suppression list of forgotten users and the audit of each erasure.
 
-Both hold a user only as the SHA-256 of their id, `user_hash()`, which jobs/forgotten_users.py
-computes the same way in Python.
+Both hold a user only as the SHA-256 of their id (bytes), `user_hash()`, which
+jobs/forgotten_users.py computes the same way in Python.
 
 Revision ID: 0010
 Revises: 0009
@@ -17,20 +17,20 @@ depends_on = None
 
 def upgrade() -> None:
     execute_script("""
-        CREATE FUNCTION user_hash(user_id text) RETURNS text
+        CREATE FUNCTION user_hash(user_id text) RETURNS bytea
         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-        RETURN encode(sha256(convert_to(user_id, 'UTF8')), 'hex');
-        COMMENT ON FUNCTION user_hash(text) IS 'SHA-256 of a user id, in hex: how forgotten users are listed.';
+        RETURN sha256(convert_to(user_id, 'UTF8'));
+        COMMENT ON FUNCTION user_hash(text) IS 'SHA-256 of a user id: how forgotten users are listed. SELECT * FROM erasures WHERE user_hash = user_hash(''someone'').';
 
         CREATE TABLE forgotten_users (
-            user_hash     text PRIMARY KEY,
+            user_hash     bytea PRIMARY KEY,
             forgotten_at  timestamptz NOT NULL DEFAULT now()
         );
         COMMENT ON TABLE forgotten_users IS 'Users erased by python -m app.jobs forget-user. The consumers, Spark, the fallback and promotion write no row of theirs, so neither Kafka''s copies nor a replay bring them back.';
 
         CREATE TABLE erasures (
             erasure_id    bigserial PRIMARY KEY,
-            user_hash     text NOT NULL REFERENCES forgotten_users,
+            user_hash     bytea NOT NULL REFERENCES forgotten_users,
             requested_by  text NOT NULL,
             started_at    timestamptz NOT NULL DEFAULT now(),
             finished_at   timestamptz,

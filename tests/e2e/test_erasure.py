@@ -65,7 +65,10 @@ async def test_forget_user_removes_every_trace_and_nothing_brings_it_back(settin
     gone, kept = f"erase-{uuid.uuid4().hex[:8]}", f"keep-{uuid.uuid4().hex[:8]}"
     gone_events, kept_events = activity(gone), activity(kept)
     await post(service.base_url, gone_events + kept_events)
-    await wait_until_landed(settings, [e["event_id"] for e in gone_events + kept_events], 2)
+    landed = await wait_until_landed(
+        settings, [e["event_id"] for e in gone_events + kept_events], 2
+    )
+    assert (landed.mongo, landed.staged) == (6, 6)
     window = ("--since", started.isoformat(),
               "--until", (datetime.now(UTC) + timedelta(seconds=1)).isoformat())  # fmt: skip
     run_job("fallback", *window)
