@@ -1,10 +1,12 @@
-"""The suppression list at each writer, and the erasure's wait for writers that missed it, on
-the real PostgreSQL and FerretDB."""
+"""The suppression list at each writer (staging, the backup, Spark's session commit, the
+fallback, promotion), and the erasure's wait for writers that missed it, on the real PostgreSQL
+and FerretDB. Spark's fact merge: test_spark_erasure.py."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -18,11 +20,18 @@ from app.consumers.postgres_staging import PostgresStagingSink, copy_rows
 from app.consumers.records import DecodedEvent, SourceRecord, decode_event
 from app.consumers.staging_rows import USER_LOG_COLUMNS, user_log_row
 from app.db.postgres import PostgresPool
+from app.model.promotion import promote
 from app.ops.erasure import ErasureBlocked, forget_user
 from jobs.forgotten_users import user_hash
+from jobs.model_store import insert_facts, replace_sessions
+from jobs.pandas.events_frame import events_frame
+from jobs.pandas.transforms import build_facts, build_sessions
+from jobs.rules import load_rules
+from jobs.spark.batch_store import commit_batch
 from tests.event_factory import new_event
 
 OFFSETS = iter(range(2 * 10**9, 3 * 10**9))
+RULES = load_rules()
 
 
 def decoded(event: dict) -> DecodedEvent:
@@ -147,3 +156,56 @@ async def test_an_erasure_stopped_by_an_open_transaction_says_so_and_a_rerun_fin
         user,
     )
     assert clear == 0, "the audit holds no user id in clear"
+
+
+async def test_spark_commits_no_session_of_a_listed_user(pg, unique):
+    """Sessions Spark built from facts it read before an erasure are not written."""
+    stream, gone, kept = f"erase-{unique}", f"gone-{unique}", f"kept-{unique}"
+    await pg.execute("INSERT INTO forgotten_users (user_hash) VALUES ($1)", user_hash(gone))
+    for user in (gone, kept):
+        await pg.execute(
+            "INSERT INTO spark_incoming_sessions (stream, batch_id, session_id, user_id, "
+            "session_start, session_end, duration_seconds, event_count, watch_count, "
+            "click_count, comment_count, movies_watched, watch_seconds, rules_version, "
+            "source_flag) VALUES ($1, 0, $2 || ':0', $2, now(), now(), 0, 1, 0, 1, 0, 0, 0, "
+            "'test', 'spark')",
+            stream, user,
+        )  # fmt: skip
+    await commit_batch(pg, stream, 0, {}, events=0, unparsed=0, max_received_at=None)
+    written = await pg.fetch(
+        "SELECT user_id FROM dim_session WHERE user_id = ANY($1::text[])", [gone, kept]
+    )
+    assert [row["user_id"] for row in written] == [kept]
+
+
+async def test_the_fallback_and_promotion_write_nothing_of_a_listed_user(settings, pg, unique):
+    gone, late, kept = f"gone-{unique}", f"late-{unique}", f"kept-{unique}"
+    since = datetime.now(UTC)
+    stored = [
+        {**event, "received_at": event["occurred_at"], "schema_version": 1}
+        for user in (gone, late, kept)
+        for event in (new_event("click", user), new_event("comment", user))
+    ]
+    facts = build_facts(events_frame(stored), RULES)
+    users = [gone, late, kept]
+    await pg.execute("INSERT INTO forgotten_users (user_hash) VALUES ($1)", user_hash(gone))
+    await insert_facts(pg, facts, "fact_user_event_fallback", "pandas")
+    await replace_sessions(
+        pg, build_sessions(facts, RULES), users, "dim_session_fallback", "pandas"
+    )
+    for table in ("fact_user_event_fallback", "dim_session_fallback"):
+        assert await users_in(pg, table, users) == {late, kept}, table
+    # Listed after the fallback built their rows, before an admin promotes them.
+    await pg.execute("INSERT INTO forgotten_users (user_hash) VALUES ($1)", user_hash(late))
+    pool = PostgresPool(settings.database_url)
+    try:
+        await promote(pool, RULES, "test", since=since - timedelta(minutes=1))
+    finally:
+        await pool.close()
+    for table in ("fact_user_event", "dim_session"):
+        assert await users_in(pg, table, users) == {kept}, table
+
+
+async def users_in(pg, table: str, users: list[str]) -> set[str]:
+    rows = await pg.fetch(f"SELECT user_id FROM {table} WHERE user_id = ANY($1::text[])", users)
+    return {row["user_id"] for row in rows}
