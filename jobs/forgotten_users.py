@@ -2,10 +2,9 @@
 
 A user is listed by the SHA-256 of their id, the same digest in Python and in SQL (`user_hash()`,
 migration 0010), so the list never holds an id in clear; MongoDB's copy of the list holds it in
-hex. Each PostgreSQL write
-of user rows checks the list in the statement or the transaction that writes them; an erasure
-waits for the transactions older than its listing before it deletes, so a write either sees
-the listing or is done before the deletion reads.
+hex. Each PostgreSQL write of user rows checks the list in the statement or the transaction that
+writes them; an erasure waits for the transactions older than its listing before it deletes, so
+a write either sees the listing or is done before the deletion reads.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import asyncpg
 from alembic import command
 from alembic.config import Config
 
-from app.bootstrap import build_resources
+from app.bootstrap import Resources, build_resources
 from app.config import Settings, get_settings
 from app.ops.analytics_role import ensure_analytics_role
 from app.ops.probes import probe_all
@@ -50,26 +50,27 @@ def main() -> int:
     command.upgrade(alembic_config(), "head")
     created = asyncio.run(ensure_topics(settings))
     print(f"migrated; topics created: {', '.join(created) or 'none (all exist)'}")
-    asyncio.run(ensure_mongo_indexes(settings))
-    print(asyncio.run(analytics_login(settings)))
+    print(asyncio.run(prepare_stores(settings)))
     return 0
 
 
-async def ensure_mongo_indexes(settings: Settings) -> None:
-    """By user, for forget-user: without it, erasing one user reads every backup."""
+async def prepare_stores(settings: Settings) -> str:
+    """MongoDB's index by user (forget-user would read every backup without it) and the
+    analysts' login; says what became of the login."""
     async with build_resources(settings) as resources:
         await resources.mongo[settings.mongo_database].user_logs.create_index("user_id")
+        return await analytics_login(resources)
 
 
-async def analytics_login(settings: Settings) -> str:
+async def analytics_login(resources: Resources) -> str:
+    settings = resources.settings
     role = settings.analytics_role
-    async with build_resources(settings) as resources:
-        try:
-            created = await ensure_analytics_role(
-                resources.postgres, role, settings.analytics_password.get_secret_value()
-            )
-        except asyncpg.InsufficientPrivilegeError:
-            return f"analytics role {role}: this database user may not create roles; left alone"
+    try:
+        created = await ensure_analytics_role(
+            resources.postgres, role, settings.analytics_password.get_secret_value()
+        )
+    except asyncpg.InsufficientPrivilegeError:
+        return f"analytics role {role}: this database user may not create roles; left alone"
     return f"analytics role {role}: {'created' if created else 'updated'}"
 
 

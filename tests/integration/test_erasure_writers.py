@@ -209,3 +209,13 @@ async def test_the_fallback_and_promotion_write_nothing_of_a_listed_user(setting
 async def users_in(pg, table: str, users: list[str]) -> set[str]:
     rows = await pg.fetch(f"SELECT user_id FROM {table} WHERE user_id = ANY($1::text[])", users)
     return {row["user_id"] for row in rows}
+
+
+async def test_prestart_indexed_the_backups_by_user(settings):
+    """`make up` ran prestart before the suite: an erasure finds a user's backups by index."""
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongo_url)
+    try:
+        indexes = await client[settings.mongo_database].user_logs.index_information()
+    finally:
+        await client.close()
+    assert [("user_id", 1)] in [index["key"] for index in indexes.values()]
