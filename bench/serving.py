@@ -41,7 +41,7 @@ CHUNK = 1_000_000
 LOAD_FACTS = """
     INSERT INTO fact_user_event (event_id, event_type, user_id, movie_id, occurred_at,
         received_at, event_date, event_hour, watch_action, watch_seconds, is_completed, rating,
-        emotion, emotion_score, is_valid, rules_version, source_flag)
+        emotion, emotion_score, primary_emotion, is_valid, rules_version, source_flag)
     SELECT gen_random_uuid(), kind, 'bench-user-' || u, movie, at, at + interval '2 seconds',
         (at AT TIME ZONE 'UTC')::date, extract(hour FROM at AT TIME ZONE 'UTC')::smallint,
         CASE WHEN kind = 'watch' THEN (ARRAY['start', 'progress', 'complete'])[1 + r % 3] END,
@@ -49,7 +49,8 @@ LOAD_FACTS = """
         kind = 'watch' AND r % 3 = 2,
         CASE WHEN kind = 'comment' AND r % 4 > 0 THEN (r % 11)::float8 END,
         CASE WHEN kind = 'comment' THEN (ARRAY['positive', 'negative', 'neutral'])[1 + r % 3] END,
-        CASE WHEN kind = 'comment' THEN (ARRAY[2, -1, 0])[1 + r % 3] END,
+        CASE WHEN kind = 'comment' THEN (ARRAY[0.6, -0.4, 0])[1 + r % 3] END,
+        CASE WHEN kind = 'comment' THEN (ARRAY['joy', 'anger', 'none', 'surprise'])[1 + r % 4] END,
         r % 50 <> 0, 'bench:1', 'spark'
     FROM (
         SELECT r, n % $3 AS u,

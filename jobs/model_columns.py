@@ -6,7 +6,7 @@ FACT_COLUMNS = (
     "watch_action", "position_seconds", "duration_seconds", "watch_seconds",
     "completion_ratio", "is_completed",
     "click_element", "click_target", "page", "device", "locale",
-    "rating", "rating_bucket", "emotion", "emotion_score",
+    "rating", "rating_bucket", "emotion", "emotion_score", "primary_emotion",
     "is_valid", "invalid_reason", "rules_version",
 )  # fmt: skip
 

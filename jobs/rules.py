@@ -12,10 +12,8 @@ Definitions both engines follow (the parity test holds them to it):
 - watch_seconds: for watch events, position clamped to [0, duration] (to position without a
   duration); 0 for 'start'; null for other types.
 - rating_bucket: the bucket with min <= rating < max; the last bucket includes its max.
-- emotion: text lower-cased, ignored characters removed, split by token_pattern (Python `re`
-  semantics; Spark uses Java regex with UNICODE_CHARACTER_CLASS). Each lexicon token scores +1
-  (positive) or -1 (negative), flipped when a negator is among the `negation_window` tokens
-  before it. emotion is positive (> 0), negative (< 0), or neutral; null without text.
+- emotion, emotion_score, primary_emotion: how the comment text reads (jobs/sentiment.py, with
+  the `emotions` section and its lexicons); null without text.
 - sessions: per user, events ordered by (occurred_at, event_id). A new activity run starts when
   the gap to the previous event exceeds inactivity_gap_seconds. A run is cut into sessions of
   max_session_seconds counted from the run's first event. session_id = user_id + ':' + the
@@ -26,11 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+
+from jobs.sentiment_rules import SentimentRules, SentimentRulesError, parse_sentiment
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parent / "transform_rules.json"
 FACT_FIELDS = {
@@ -64,12 +63,7 @@ class Rules:
     position_tolerance_seconds: float
     completion_threshold: float
     rating_buckets: tuple[RatingBucket, ...]
-    ignored_characters: tuple[str, ...]
-    token_pattern: str
-    negators: frozenset[str]
-    negation_window: int
-    positive_words: frozenset[str]
-    negative_words: frozenset[str]
+    sentiment: SentimentRules
     inactivity_gap_seconds: int
     max_session_seconds: int
 
@@ -81,16 +75,20 @@ def load_rules(path: Path = DEFAULT_RULES_PATH) -> Rules:
     except (OSError, ValueError) as error:
         raise RulesError(f"{path}: cannot read the rules: {error}") from None
     try:
-        return parse_rules(document, digest=hashlib.sha256(raw_bytes).hexdigest()[:12])
-    except RulesError as error:
+        return parse_rules(document, raw_bytes, folder=path.parent)
+    except (RulesError, SentimentRulesError) as error:
         raise RulesError(f"{path}: {error}") from None
 
 
-def parse_rules(document: Any, digest: str) -> Rules:
+def parse_rules(document: Any, raw_bytes: bytes, folder: Path) -> Rules:
+    """The rules of a parsed file; `raw_bytes` (the file as read) and the lexicons it names
+    make the digest."""
     doc = _section(document, "(root)")
     types, validity = _section(doc, "event_types"), _section(doc, "validity")
     derived, emotions = _section(doc, "derived"), _section(doc, "emotions")
     sessions = _section(doc, "sessions")
+    sentiment, lexicon_bytes = parse_sentiment(emotions, folder)
+    digest = hashlib.sha256(raw_bytes + lexicon_bytes).hexdigest()[:12]
     canonical = tuple(_strings(types, "canonical"))
     aliases = _section(types, "aliases")
     if bad := {a: t for a, t in aliases.items() if t not in canonical}:
@@ -108,17 +106,10 @@ def parse_rules(document: Any, digest: str) -> Rules:
         position_tolerance_seconds=_number(validity, "position_tolerance_seconds", float),
         completion_threshold=_number(derived, "completion_threshold", float),
         rating_buckets=_buckets(derived),
-        ignored_characters=tuple(_strings(emotions, "ignored_characters")),
-        token_pattern=_pattern(emotions),
-        negators=frozenset(_strings(emotions, "negators")),
-        negation_window=_number(emotions, "negation_window", int),
-        positive_words=frozenset(_strings(emotions, "positive")),
-        negative_words=frozenset(_strings(emotions, "negative")),
+        sentiment=sentiment,
         inactivity_gap_seconds=_number(sessions, "inactivity_gap_seconds", int),
         max_session_seconds=_number(sessions, "max_session_seconds", int),
     )
-    if overlap := rules.positive_words & rules.negative_words:
-        raise RulesError(f"emotions: words both positive and negative: {sorted(overlap)}")
     if not 0 < rules.completion_threshold <= 1:
         raise RulesError("derived.completion_threshold must be in (0, 1]")
     if rules.max_session_seconds < rules.inactivity_gap_seconds:
@@ -178,12 +169,3 @@ def _buckets(derived: dict[str, Any]) -> tuple[RatingBucket, ...]:
     if any(a.max != b.min for a, b in pairwise(parsed)):
         raise RulesError("rating buckets must follow each other without gaps")
     return parsed
-
-
-def _pattern(emotions: dict[str, Any]) -> str:
-    pattern = emotions.get("token_pattern")
-    try:
-        re.compile(str(pattern))
-    except re.error as error:
-        raise RulesError(f"emotions.token_pattern does not compile: {error}") from None
-    return str(pattern)

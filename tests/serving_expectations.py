@@ -9,6 +9,14 @@ from typing import Any
 
 import asyncpg
 
+from jobs.rules import load_rules
+
+PRIMARY_EMOTIONS = load_rules().sentiment.emotions  # the lexicon's, which the API must all count
+EMOTION_COUNTS = ", ".join(
+    f"count(*) FILTER (WHERE primary_emotion = '{emotion}') AS {emotion}"
+    for emotion in PRIMARY_EMOTIONS
+)
+
 VALID_IN_RANGE = "is_valid AND event_date BETWEEN $1 AND $2"
 
 
@@ -120,7 +128,8 @@ async def expected_emotion_buckets(
                count(*) FILTER (WHERE emotion = 'negative') AS negative,
                count(*) FILTER (WHERE emotion = 'neutral') AS neutral,
                avg(emotion_score) AS mean_emotion_score,
-               avg(rating) FILTER (WHERE event_type = 'comment') AS mean_rating
+               avg(rating) FILTER (WHERE event_type = 'comment') AS mean_rating,
+               {EMOTION_COUNTS}
         FROM fact_user_event
         WHERE {VALID_IN_RANGE} AND ($3::bigint IS NULL OR movie_id = $3)
           AND ($4::integer IS NULL

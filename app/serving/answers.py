@@ -102,6 +102,17 @@ class UserStats(Answer):
     )  # fmt: skip
 
 
+class PrimaryEmotions(BaseModel):
+    """Comments by the emotion they read as most (those with none are left out)."""
+
+    joy: int
+    sadness: int
+    fear: int
+    anger: int
+    surprise: int
+    disgust: int
+
+
 class EmotionBucket(BaseModel):
     start: date = Field(description="First day of the bucket (a Monday for weeks).")
     comments: int
@@ -111,8 +122,9 @@ class EmotionBucket(BaseModel):
     positive_share: float | None
     negative_share: float | None
     neutral_share: float | None
-    mean_emotion_score: float | None
+    mean_emotion_score: float | None = Field(description="From -1 (negative) to 1 (positive).")
     mean_rating: float | None
+    primary_emotions: PrimaryEmotions
 
 
 class EmotionTrends(Answer):
@@ -129,7 +141,11 @@ class EmotionTrends(Answer):
                 "buckets": [{
                     "start": "2026-11-30", "comments": 40, "positive": 25, "negative": 10,
                     "neutral": 5, "positive_share": 0.625, "negative_share": 0.25,
-                    "neutral_share": 0.125, "mean_emotion_score": 0.6, "mean_rating": 7.2,
+                    "neutral_share": 0.125, "mean_emotion_score": 0.31, "mean_rating": 7.2,
+                    "primary_emotions": {
+                        "joy": 12, "sadness": 3, "fear": 4, "anger": 2, "surprise": 5,
+                        "disgust": 1,
+                    },
                 }],
             }
         }

@@ -75,24 +75,26 @@ USER_SESSIONS = """
     WHERE user_id = $1 AND session_start >= $2::date::timestamp AT TIME ZONE 'UTC'
       AND session_start < ($3::date + 1)::timestamp AT TIME ZONE 'UTC'
 """
-EMOTION_TRENDS = """
+PRIMARY_EMOTIONS = ("joy", "sadness", "fear", "anger", "surprise", "disgust")
+EMOTION_TRENDS = f"""
     WITH source AS (
-        SELECT {bucket} AS start, positive, negative, neutral, emotion_score_sum,
-               emotion_score_count, rating_sum, rating_count
-        FROM {table} r
-        WHERE r.day BETWEEN $1 AND $2 {filter}
+        SELECT {{bucket}} AS start, positive, negative, neutral, emotion_score_sum,
+               emotion_score_count, rating_sum, rating_count, {", ".join(PRIMARY_EMOTIONS)}
+        FROM {{table}} r
+        WHERE r.day BETWEEN $1 AND $2 {{filter}}
     ), totals AS (
         SELECT start, sum(positive)::bigint AS positive, sum(negative)::bigint AS negative,
-               sum(neutral)::bigint AS neutral, sum(emotion_score_sum)::bigint AS score_sum,
+               sum(neutral)::bigint AS neutral, sum(emotion_score_sum) AS score_sum,
                sum(emotion_score_count)::bigint AS score_count, sum(rating_sum) AS rating_sum,
-               sum(rating_count)::bigint AS rating_count
+               sum(rating_count)::bigint AS rating_count,
+               {", ".join(f"sum({e})::bigint AS {e}" for e in PRIMARY_EMOTIONS)}
         FROM source GROUP BY start
     ), buckets AS (
-        SELECT generate_series({first}, {last}, interval '{step}')::date AS start
+        SELECT generate_series({{first}}, {{last}}, interval '{{step}}')::date AS start
     )
     SELECT b.start, coalesce(t.positive, 0) AS positive, coalesce(t.negative, 0) AS negative,
            coalesce(t.neutral, 0) AS neutral, t.score_sum, t.score_count, t.rating_sum,
-           t.rating_count
+           t.rating_count, {", ".join(f"coalesce(t.{e}, 0) AS {e}" for e in PRIMARY_EMOTIONS)}
     FROM buckets b LEFT JOIN totals t USING (start) ORDER BY b.start
 """
 BUCKETS = {

@@ -13,6 +13,7 @@ from app.serving.answers import (
     EmotionTrends,
     GenreShare,
     MovieItem,
+    PrimaryEmotions,
     TopMovies,
     UserStats,
 )
@@ -123,6 +124,7 @@ def emotion_bucket(row: asyncpg.Record) -> EmotionBucket:
         neutral_share=share(row["neutral"]),
         mean_emotion_score=ratio(row["score_sum"], row["score_count"]),
         mean_rating=ratio(row["rating_sum"], row["rating_count"]),
+        primary_emotions=PrimaryEmotions(**{e: row[e] for e in queries.PRIMARY_EMOTIONS}),
     )  # fmt: skip
 
 

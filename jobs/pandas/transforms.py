@@ -6,13 +6,12 @@ timestamps), context and payload (dicts). The meaning of each rule is in jobs/ru
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
 from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
 from jobs.rules import Rules
+from jobs.sentiment import read_comment
 
 
 def build_facts(events: pd.DataFrame, rules: Rules) -> pd.DataFrame:
@@ -36,12 +35,7 @@ def build_facts(events: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     facts["event_hour"] = facts["occurred_at"].dt.hour.astype("Int64")
     add_watch_fields(facts, rules)
     facts["rating_bucket"] = facts["rating"].map(lambda r: rating_bucket(r, rules))
-    facts["emotion_score"] = (
-        facts["comment_text"]
-        .map(lambda text: emotion_score(text, rules), na_action="ignore")
-        .astype("Int64")
-    )
-    facts["emotion"] = facts["emotion_score"].map(emotion_label, na_action="ignore")
+    add_comment_reading(facts, rules)
     facts["invalid_reason"] = invalid_reasons(facts, rules)
     facts["is_valid"] = facts["invalid_reason"].isna()
     facts["rules_version"] = rules.version
@@ -80,23 +74,17 @@ def rating_bucket(rating: float | None, rules: Rules) -> str | None:
     return None
 
 
-def emotion_score(text: str, rules: Rules) -> int:
-    cleaned = text.lower()
-    for character in rules.ignored_characters:
-        cleaned = cleaned.replace(character, "")
-    tokens = re.findall(rules.token_pattern, cleaned)
-    score = 0
-    for index, token in enumerate(tokens):
-        polarity = (token in rules.positive_words) - (token in rules.negative_words)
-        preceding = tokens[max(0, index - rules.negation_window) : index]
-        if polarity and any(word in rules.negators for word in preceding):
-            polarity = -polarity
-        score += polarity
-    return score
-
-
-def emotion_label(score: int) -> str:
-    return "positive" if score > 0 else "negative" if score < 0 else "neutral"
+def add_comment_reading(facts: pd.DataFrame, rules: Rules) -> None:
+    readings = facts["comment_text"].map(
+        lambda text: read_comment(text, rules.sentiment), na_action="ignore"
+    )
+    facts["emotion"] = readings.map(lambda reading: reading.label, na_action="ignore")
+    facts["emotion_score"] = readings.map(lambda reading: reading.score, na_action="ignore").astype(
+        "Float64"
+    )
+    facts["primary_emotion"] = readings.map(
+        lambda reading: reading.primary_emotion, na_action="ignore"
+    )
 
 
 def invalid_reasons(facts: pd.DataFrame, rules: Rules) -> pd.Series:

@@ -1,7 +1,9 @@
 """The rules as Spark DataFrame code: Kafka records in, fact rows and sessions out. No I/O.
 
-Native Spark SQL functions only (no Python UDFs), so the JVM does all the work. Each function
-mirrors its namesake in jobs/pandas/transforms.py; the meaning of each rule is in jobs/rules.py.
+Native Spark SQL functions, so the JVM does the work, except for reading comments: that is
+jobs/sentiment.py as a Python UDF (jobs/spark/comments.py), the code pandas runs too. Each
+function mirrors its namesake in jobs/pandas/transforms.py; the meaning of each rule is in
+jobs/rules.py.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pyspark.sql import types as T
 
 from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
 from jobs.rules import Rules
-from jobs.spark.emotion import PYTHON_WHITESPACE, emotion_label, emotion_score, emotion_tokens
+from jobs.spark.comments import comment_reading
 from jobs.stored_event import (
     CONTEXT_FIELDS,
     EVENT_FIELDS,
@@ -21,6 +23,8 @@ from jobs.stored_event import (
     payload_union,
 )
 
+# Python's str.isspace() set, inside a Java character class.
+PYTHON_WHITESPACE = r"\t\n\x0B\f\r\x1C-\x1F\x85\p{Z}"
 SPARK_TYPES: dict[str, T.DataType] = {
     "uuid": T.StringType(), "text": T.StringType(), "bigint": T.LongType(),
     "integer": T.IntegerType(), "double": T.DoubleType(), "timestamp": T.TimestampType(),
@@ -125,18 +129,19 @@ def build_facts(events_df: DataFrame, rules: Rules) -> DataFrame:
             "event_hour": utc_hour(occurred),
             **watch_columns(rules),
             "rating_bucket": rating_bucket(F.col("rating"), rules),
-            "comment_tokens": emotion_tokens(F.col("comment_text"), rules),
+            "reading": comment_reading(F.col("comment_text"), rules.sentiment),
             "invalid_reason": invalid_reason(rules),
             "rules_version": F.lit(rules.version),
         }
     )
     facts = facts.withColumns(
         {
-            "emotion_score": emotion_score(F.col("comment_tokens"), rules),
+            "emotion": F.col("reading.label"),
+            "emotion_score": F.col("reading.score"),
+            "primary_emotion": F.col("reading.primary_emotion"),
             "is_valid": F.col("invalid_reason").isNull(),
         }
     )
-    facts = facts.withColumn("emotion", emotion_label(F.col("emotion_score")))
     return facts.select(*FACT_COLUMNS)
 
 

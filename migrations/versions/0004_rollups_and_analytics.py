@@ -99,13 +99,15 @@ def create_rollup(table: str) -> str:
     )
 
 
-def add_to_rollup(table: str, source: str) -> str:
+def add_to_rollup(
+    table: str, source: str, rollups: dict = ROLLUPS, all_measures: dict = MEASURES
+) -> str:
     """One upsert adding the valid facts of `source` to the rollup, keys in order (fewer
-    deadlocks between concurrent writers)."""
-    keys, where, measures = ROLLUPS[table]
+    deadlocks between concurrent writers). Later migrations pass their own measures."""
+    keys, where, measures = rollups[table]
     key_names = [name for name, _, _ in keys]
     selects = [f"{expression} AS {name}" for name, _, expression in keys]
-    selects += [f"{MEASURES[m][1]} AS {m}" for m in measures]
+    selects += [f"{all_measures[m][1]} AS {m}" for m in measures]
     updates = [f"{m} = r.{m} + EXCLUDED.{m}" for m in measures]
     names = [*key_names, *measures]
     if table == "rollup_user_day":
@@ -124,26 +126,27 @@ def add_to_rollup(table: str, source: str) -> str:
     )
 
 
-def rollup_functions() -> str:
-    from_new = "\n        ".join(add_to_rollup(table, "new_facts") for table in ROLLUPS)
+def rollup_functions(rollups: dict = ROLLUPS, measures: dict = MEASURES) -> str:
+    from_new = "\n        ".join(
+        add_to_rollup(table, "new_facts", rollups, measures) for table in rollups
+    )
     in_range = "(SELECT * FROM fact_user_event WHERE event_date BETWEEN first_day AND last_day) f"
-    from_range = "\n        ".join(add_to_rollup(table, in_range) for table in ROLLUPS)
+    from_range = "\n        ".join(
+        add_to_rollup(table, in_range, rollups, measures) for table in rollups
+    )
     deletes = "\n        ".join(
-        f"DELETE FROM {table} WHERE day BETWEEN first_day AND last_day;" for table in ROLLUPS
+        f"DELETE FROM {table} WHERE day BETWEEN first_day AND last_day;" for table in rollups
     )
     return f"""
-    CREATE FUNCTION add_new_facts_to_rollups() RETURNS trigger LANGUAGE plpgsql AS $body$
+    CREATE OR REPLACE FUNCTION add_new_facts_to_rollups() RETURNS trigger LANGUAGE plpgsql AS $body$
     BEGIN
         {from_new}
         RETURN NULL;
     END
     $body$;
-    CREATE TRIGGER fact_user_event_rollups AFTER INSERT ON fact_user_event
-        REFERENCING NEW TABLE AS new_facts
-        FOR EACH STATEMENT EXECUTE FUNCTION add_new_facts_to_rollups();
     COMMENT ON FUNCTION add_new_facts_to_rollups() IS 'Adds newly inserted valid facts to every rollup, in the inserting transaction.';
 
-    CREATE FUNCTION rebuild_rollups(first_day date, last_day date) RETURNS void
+    CREATE OR REPLACE FUNCTION rebuild_rollups(first_day date, last_day date) RETURNS void
     LANGUAGE plpgsql AS $body$
     BEGIN
         -- No fact may be inserted (and counted by the trigger) while its days are rebuilt.
@@ -300,6 +303,15 @@ ANALYTICS = """
     COMMENT ON COLUMN analytics.fallback_awaiting_promotion.rules_version IS 'Version of the rules that built it.';
     COMMENT ON COLUMN analytics.fallback_awaiting_promotion.processed_at IS 'When the fallback built it.';
 """
+
+
+def view_script(view: str) -> str:
+    """The statements of ANALYTICS that make one view and its comments."""
+    start = ANALYTICS.index(f"CREATE VIEW analytics.{view} AS")
+    end = ANALYTICS.find("\n    CREATE VIEW ", start)
+    return ANALYTICS[start : end if end > 0 else None]
+
+
 ANALYTICS_VIEWS = (
     "fallback_awaiting_promotion", "session_events", "sessions", "emotions_per_day",
     "daily_active_users", "user_daily_activity", "movie_daily_activity", "movie_genres", "movies",
@@ -315,6 +327,11 @@ def upgrade() -> None:
         COMMENT ON COLUMN promotions.max_received_at IS 'The latest receive time among the promoted facts.';
     """)
     execute_script(rollup_functions())
+    execute_script("""
+        CREATE TRIGGER fact_user_event_rollups AFTER INSERT ON fact_user_event
+            REFERENCING NEW TABLE AS new_facts
+            FOR EACH STATEMENT EXECUTE FUNCTION add_new_facts_to_rollups();
+    """)
     # Facts from before the trigger: counted once, here.
     execute_script(
         "SELECT rebuild_rollups(min(event_date), max(event_date)) FROM fact_user_event "

@@ -23,8 +23,8 @@ FACT_COMPARED = (
     "event_id::text, event_type, user_id, client_session_id, movie_id, occurred_at, "
     "received_at, event_date, event_hour, watch_action, position_seconds, duration_seconds, "
     "watch_seconds, completion_ratio, is_completed, click_element, click_target, page, device, "
-    "locale, rating, rating_bucket, emotion, emotion_score, is_valid, invalid_reason, "
-    "rules_version"
+    "locale, rating, rating_bucket, emotion, emotion_score, primary_emotion, is_valid, "
+    "invalid_reason, rules_version"
 )
 SESSION_COMPARED = (
     "session_id, user_id, session_start, session_end, duration_seconds, event_count, "

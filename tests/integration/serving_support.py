@@ -17,6 +17,7 @@ import httpx
 from app.config import Settings
 from app.main import create_app
 from tests.serving_expectations import (
+    PRIMARY_EMOTIONS,
     close,
     expected_emotion_buckets,
     expected_top_movies,
@@ -26,10 +27,11 @@ from tests.serving_expectations import (
 FACT_INSERT = """
     INSERT INTO fact_user_event (event_id, event_type, user_id, movie_id, occurred_at,
         received_at, event_date, event_hour, watch_action, watch_seconds, is_completed, rating,
-        emotion, emotion_score, is_valid, rules_version, source_flag)
+        emotion, emotion_score, primary_emotion, is_valid, rules_version, source_flag)
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[],
         $6::timestamptz[], $7::date[], $8::smallint[], $9::text[], $10::float8[], $11::bool[],
-        $12::float8[], $13::text[], $14::int[], $15::bool[], $16::text[], $17::text[])
+        $12::float8[], $13::text[], $14::float8[], $15::text[], $16::bool[], $17::text[],
+        $18::text[])
     ON CONFLICT (event_id) DO NOTHING
 """
 
@@ -58,13 +60,15 @@ def random_facts(catalogue: Catalogue, count: int, seed: int) -> list[tuple[Any,
         action = rng.choice(("start", "progress", "complete")) if kind == "watch" else None
         watched = rng.choice((0.0, 120.5, 3600.0)) if kind == "watch" else None
         rating = rng.choice((None, 3.0, 7.5, 10.0)) if kind == "comment" else None
-        score = rng.choice((-2, -1, 0, 1, 3)) if kind == "comment" else None
+        score = rng.choice((-0.81, -0.25, 0.0, 0.4, 0.93)) if kind == "comment" else None
         emotion = None if score is None else ("positive" if score > 0 else
                                                "negative" if score < 0 else "neutral")  # fmt: skip
+        primary = rng.choice((*PRIMARY_EMOTIONS, "none")) if kind == "comment" else None
         facts.append((
             uuid.uuid4(), kind, rng.choice(catalogue.users), movie, occurred,
             occurred + timedelta(seconds=2), day, occurred.hour, action, watched,
-            action == "complete", rating, emotion, score, rng.random() > 0.05, "test:1", "spark",
+            action == "complete", rating, emotion, score, primary, rng.random() > 0.05, "test:1",
+            "spark",
         ))  # fmt: skip
     return facts
 
@@ -169,6 +173,7 @@ async def check_emotion_trends(
             assert bucket[name] == want[name], (start, name, bucket, want)
         assert close(bucket["mean_emotion_score"], float(want["mean_emotion_score"]))
         assert close(bucket["mean_rating"], want["mean_rating"])
+        assert bucket["primary_emotions"] == {e: want[e] for e in PRIMARY_EMOTIONS}
         total = want["positive"] + want["negative"] + want["neutral"]
         assert close(bucket["positive_share"], want["positive"] / total)
 

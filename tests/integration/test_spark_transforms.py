@@ -1,10 +1,9 @@
 """Spark-only checks of jobs/spark/transforms.py: parsing Kafka records, deduplication, the
-types the model tables expect, and tokens that follow Python's `re`."""
+types the model tables expect, and comments read exactly as in Python."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,8 +15,9 @@ from pyspark.sql import functions as F
 from app.config import Settings
 from app.model.spark_stream import spark_config
 from jobs.rules import load_rules
+from jobs.sentiment import read_comment
 from jobs.spark import transforms
-from jobs.spark.emotion import emotion_tokens, java_token_pattern
+from jobs.spark.comments import comment_reading
 from jobs.spark.session import build_spark_session
 
 RULES = load_rules()
@@ -143,7 +143,7 @@ def test_model_columns_have_the_table_types(spark) -> None:
     assert fact_types["occurred_at"] == fact_types["received_at"] == "timestamp"
     assert {fact_types[c] for c in ("watch_seconds", "completion_ratio", "rating")} == {"double"}
     assert (fact_types["is_valid"], fact_types["is_completed"]) == ("boolean", "boolean")
-    assert fact_types["emotion_score"] == "int"
+    assert (fact_types["emotion_score"], fact_types["primary_emotion"]) == ("double", "string")
     session_types = dict(sessions.dtypes)
     assert {session_types[c] for c in ("event_count", "movies_watched", "comment_count")} == {"int"}
     assert session_types["duration_seconds"] == session_types["watch_seconds"] == "double"
@@ -161,26 +161,23 @@ def test_event_date_and_hour_are_utc_whatever_the_session_zone(spark) -> None:
 
 
 TRICKY_TEXTS = [
-    "not re\u0301ally good",  # a combining accent: Java's (?U)\w would join it to the letters
+    "not re\u0301ally good",  # a combining accent
     "keycap 1\u20e3 ² ½ Ⓐb under\u203ftie",  # enclosing mark, No numbers, circled letter, Pc
-    "zero\u200cwidth non\u200djoiner",  # ZWNJ and ZWJ: join controls are \w in Java
-    "info\x1cseparator \x1f end",  # \s in Python, not in Java's White_Space
-    "Don't stop 👍🏽 🇫🇷 café CAFÉ naïve",
+    "zero\u200cwidth non\u200djoiner, NOT bad!!!",
+    "info\x1cseparator \x1f end :) <3",
+    "Don't stop 👍🏽 🇫🇷 café CAFÉ naïve, but 10/10 😭",
+    "",
 ]
 
 
-@pytest.mark.parametrize("text", TRICKY_TEXTS)
-def test_tokens_follow_python_re(spark, text: str) -> None:
-    frame = spark.createDataFrame([(text,)], "text string")
-    [row] = frame.select(emotion_tokens(F.col("text"), RULES).alias("tokens")).collect()
-    cleaned = text.lower()
-    for character in RULES.ignored_characters:
-        cleaned = cleaned.replace(character, "")
-    assert row["tokens"] == re.findall(RULES.token_pattern, cleaned)
-
-
-def test_java_token_pattern_spells_out_python_classes() -> None:
-    word, space = r"\p{L}\p{N}_", r"\t\n\x0B\f\r\x1C-\x1F\x85\p{Z}"
-    assert java_token_pattern(r"[\w']+|[^\w\s']") == f"(?U)[{word}']+|[^{word}{space}']"
-    assert java_token_pattern(r"\W+\d\\w") == rf"(?U)[^{word}]+[\p{{Nd}}]\\w"
-    assert java_token_pattern(r"[]a[&&]|[^]^]|[^^]") == r"(?U)[\]a\[\&\&]|[^\]^]|[^^]"
+def test_spark_reads_each_comment_as_python_does(spark) -> None:
+    """The UDF runs jobs/sentiment.py on the executors: the same numbers, bit for bit."""
+    frame = spark.createDataFrame([(text,) for text in [*TRICKY_TEXTS, None]], "text string")
+    rows = frame.select("text", comment_reading(F.col("text"), RULES.sentiment).alias("r"))
+    read = {row["text"]: row["r"] for row in rows.collect()}
+    assert read.pop(None) is None
+    for text, row in read.items():
+        expected = read_comment(text, RULES.sentiment)
+        assert (row["score"], row["label"], row["primary_emotion"]) == (
+            expected.score, expected.label, expected.primary_emotion,
+        )  # fmt: skip

@@ -12,8 +12,9 @@ import pytest
 
 from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
 from jobs.pandas.events_frame import events_frame
-from jobs.pandas.transforms import build_facts, build_sessions, emotion_score
+from jobs.pandas.transforms import build_facts, build_sessions
 from jobs.rules import load_rules
+from jobs.sentiment import read_comment
 
 RULES = load_rules()
 NOON = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -143,29 +144,18 @@ def test_rating_buckets(rating, bucket) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "score"),
-    [
-        ("good", 1), ("Not good", -1), ("LOVED IT", 1), ("good but boring", 0), ("meh", 0),
-        ("not a very good film", -1),  # `not` is 3 tokens before `good`: inside the window
-        ("not at all a good film", 1),  # 4 tokens before: outside
-        ("no, bad", 1),  # punctuation is a token and takes a place in the window
-        ("isn't bad", 1), ("isn\u2019t bad", -1),  # a curly apostrophe splits the word
-        ("I didn't hate it, I loved it", 2),
-        ("😍", 1), ("❤️", 1), ("❤", 1), ("👎👎", -2), ("not 😍", -1), ("🔥great🔥", 3),
-        ("Très BEAU, not bad", 1), ("not émouvant, très bad", -1),
-        ("not re\u0301ally good", 1),  # Python: the combining accent is a token of its own
-    ],
+    ("text", "label", "emotion"),
+    [("Loved it, so much fun", "positive", "joy"), ("awful", "negative", "none"),
+     ("It is two hours long", "neutral", "none"), (None, None, None)],
 )  # fmt: skip
-def test_emotion_score(text, score) -> None:
-    assert emotion_score(text, RULES) == score
-
-
-@pytest.mark.parametrize(("text", "label"), [("great", "positive"), ("awful", "negative"),
-                                              ("ok", "neutral"), (None, None)])  # fmt: skip
-def test_emotion_label_in_facts(text, label) -> None:
+def test_the_comment_reading_in_facts(text, label, emotion) -> None:
     payload = {} if text is None else {"text": text}
     row = fact_of(event("comment" if text else "click", payload=payload))
-    assert row["emotion"] == label and (row["emotion_score"] is None) == (label is None)
+    assert (row["emotion"], row["primary_emotion"]) == (label, emotion)
+    if text is None:
+        assert row["emotion_score"] is None
+    else:
+        assert row["emotion_score"] == read_comment(text, RULES.sentiment).score
 
 
 def sessions_of(*events: dict[str, Any]) -> pd.DataFrame:

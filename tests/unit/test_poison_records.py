@@ -23,6 +23,7 @@ from jobs.rules import load_rules
 
 FUZZ = settings(max_examples=400, deadline=None, database=None)
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+LIMITS = EventLimits.from_rules(load_rules())
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda children: (
@@ -51,7 +52,7 @@ def valid_event(kind: str) -> dict[str, Any]:
         "event_type": kind, "user_id": "u", "movie_id": 550, "session_id": "s",
         "occurred_at": NOW.isoformat(), "context": {"page": "/m"}, "payload": payloads[kind],
     }  # fmt: skip
-    return validate_event(raw, NOW, "agent", EventLimits.from_rules(load_rules()))
+    return validate_event(raw, NOW, "agent", LIMITS)
 
 
 def map_event(value: bytes) -> None:

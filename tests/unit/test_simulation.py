@@ -20,10 +20,9 @@ def simulated(seed: int, count: int, model: TrafficModel | None = None) -> list[
 
 @pytest.mark.parametrize("seed", [0, 1, 42, 2026])
 def test_every_event_is_accepted_by_the_ingest_validation(seed):
+    limits = EventLimits.from_rules(load_rules())
     for event in simulated(seed, 3000):
-        validate_event(
-            event, NOW, "simulator", EventLimits.from_rules(load_rules())
-        )  # raises on any refusal
+        validate_event(event, NOW, "simulator", limits)  # raises on any refusal
 
 
 def test_events_never_lie_in_the_future():
