@@ -6,6 +6,8 @@ import dataclasses
 
 import pytest
 
+from app.serving.answers import PrimaryEmotions
+from app.serving.queries import PRIMARY_EMOTIONS
 from jobs.rules import load_rules
 from jobs.sentiment import read_comment
 
@@ -125,3 +127,8 @@ def test_fear_words_name_an_emotion_not_a_verdict() -> None:
 def test_a_few_common_words_of_other_languages() -> None:
     assert reading("Me encantó").label == reading("Muito bom").label == "positive"
     assert reading("Sehr langweilig").label == reading("Très ennuyeux").label == "negative"
+
+
+def test_every_emotion_of_the_lexicon_is_counted_and_served() -> None:
+    """The rollups (migration 0011) and the API count the lexicon's emotions, no other."""
+    assert RULES.emotions == PRIMARY_EMOTIONS == tuple(PrimaryEmotions.model_fields)
