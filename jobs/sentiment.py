@@ -90,11 +90,11 @@ def phrase_units(
     """The tokens, lower-cased, with each idiom of the rules joined into one unit (longest
     first), and the idiom at each such unit's index."""
     lowered = [token.lower() for token in tokens]
-    if not rules.phrases:
+    if not rules.phrase_lengths.keys() & lowered:
         return tokens, lowered, {}
     units, lowered_units, phrases, index = [], [], {}, 0
     while index < len(tokens):
-        for length in range(min(rules.longest_phrase, len(tokens) - index), 1, -1):
+        for length in rules.phrase_lengths.get(lowered[index], ()):
             if phrase := rules.phrases.get(tuple(lowered[index : index + length])):
                 phrases[len(units)] = phrase
                 units.append(" ".join(tokens[index : index + length]))
@@ -120,7 +120,7 @@ def clause_numbers(lowered: list[str], rules: SentimentRules) -> list[int]:
 
 
 def is_clause_mark(word: str, rules: SentimentRules) -> bool:
-    return all(character in rules.clause_punctuation for character in word)
+    return not word.strip(rules.clause_punctuation)
 
 
 def contrast_weights(lowered: list[str], clauses: list[int], rules: SentimentRules) -> list[float]:

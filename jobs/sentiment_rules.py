@@ -51,7 +51,7 @@ class SentimentRules:
     negative_at: float
     valences: dict[str, float]
     phrases: dict[tuple[str, ...], Phrase]  # idioms read as one token
-    longest_phrase: int
+    phrase_lengths: dict[str, tuple[int, ...]]  # first word -> its idioms' lengths, longest first
     emotions: tuple[str, ...]  # in the order that breaks ties
     emotion_words: dict[str, tuple[str, ...]]  # token -> its emotions
 
@@ -87,7 +87,7 @@ def parse_sentiment(section: dict[str, Any], folder: Path) -> tuple[SentimentRul
         negative_at=_number(section, "negative_at"),
         valences=_valences(lexicon_bytes, lexicon_path),
         phrases=(phrases := _phrases(section, emotions)),
-        longest_phrase=max(map(len, phrases), default=0),
+        phrase_lengths=_phrase_lengths(phrases),
         emotions=emotions,
         emotion_words=emotion_words,
     )
@@ -150,6 +150,13 @@ def _phrases(section: dict[str, Any], emotions: tuple[str, ...]) -> dict[tuple[s
             raise SentimentRulesError(f"emotions.phrases[{text!r}]: two words or more")
         phrases[words] = Phrase(float(valence), emotion)
     return phrases
+
+
+def _phrase_lengths(phrases: dict[tuple[str, ...], Phrase]) -> dict[str, tuple[int, ...]]:
+    lengths: dict[str, set[int]] = {}
+    for words in phrases:
+        lengths.setdefault(words[0], set()).add(len(words))
+    return {first: tuple(sorted(found, reverse=True)) for first, found in lengths.items()}
 
 
 def _object(section: dict[str, Any], key: str) -> dict[str, Any]:
