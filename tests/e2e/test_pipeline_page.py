@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,10 @@ return [...document.querySelectorAll("#top-movies tr")].map(
 CHART = """
 return [...document.querySelectorAll("#emotion-chart rect")].map(
   (bar) => [bar.dataset.day, bar.dataset.kind, Number(bar.dataset.count)]);
+"""
+EMOTION_MIX = """
+return Object.fromEntries([...document.querySelectorAll("#emotion-mix span")]
+  .map((item) => [item.dataset.emotion, Number(item.dataset.count)]));
 """
 REFRESHED = "return Number(document.body.dataset.refreshed || 0) >= arguments[0];"
 NO_FIGURE = "\N{EN DASH}"  # what the page shows for a figure it cannot know
@@ -105,6 +110,11 @@ async def test_the_page_shows_the_figures_of_the_stores_and_the_api(settings, se
     bucket = next(b for b in trends["buckets"] if b["start"] == today)
     assert today_bars == {k: bucket[k] for k in ("positive", "negative", "neutral")}
     assert bucket["positive"] >= 1 and bucket["negative"] >= 1
+    felt = Counter()
+    for each in trends["buckets"]:
+        felt.update(each["primary_emotions"])
+    assert browser.execute(EMOTION_MIX) == {e: n for e, n in felt.items() if n}
+    assert felt["joy"] >= 1  # "Loved it, wonderful!"
     assert not browser.execute(SHOWN, "notice-empty")
     assert not browser.execute(SHOWN, "notice-postgres")
     print(f"pipeline page screenshot: {browser.screenshot(ARTIFACTS / 'pipeline.png')}")
