@@ -19,9 +19,7 @@ apply); ties go to the earlier emotion of the lexicon; without any it is 'none'.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from jobs.sentiment_rules import NO_EMOTION, Phrase, SentimentRules
 
@@ -76,12 +74,7 @@ def tokenize(text: str, rules: SentimentRules) -> list[str]:
         text = text.replace(character, "")
     for old, new in rules.replacements.items():
         text = text.replace(old, new)
-    return compiled(rules.token_pattern).findall(text)
-
-
-@lru_cache(maxsize=8)
-def compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    return rules.token_pattern.findall(text)
 
 
 def phrase_units(

@@ -30,7 +30,7 @@ class Phrase:
 class SentimentRules:
     ignored_characters: tuple[str, ...]
     replacements: dict[str, str]
-    token_pattern: str
+    token_pattern: re.Pattern[str]
     clause_punctuation: str  # a token made only of these ends a clause (and a negation's reach)
     negators: frozenset[str]
     negation_suffix: str  # "n't": any token ending so negates too
@@ -201,10 +201,8 @@ def _numbers(section: dict[str, Any], key: str) -> dict[str, float]:
     return {str(k): float(v) for k, v in value.items()}
 
 
-def _pattern(section: dict[str, Any]) -> str:
-    pattern = _string(section, "token_pattern")
+def _pattern(section: dict[str, Any]) -> re.Pattern[str]:
     try:
-        re.compile(pattern)
+        return re.compile(_string(section, "token_pattern"))
     except re.error as error:
         raise SentimentRulesError(f"emotions.token_pattern does not compile: {error}") from None
-    return pattern

@@ -7,6 +7,8 @@ project installed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark import cloudpickle
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -29,6 +31,12 @@ READING = T.StructType(
 
 def comment_reading(text: Column, rules: SentimentRules) -> Column:
     """A struct of score, label and primary_emotion; null without text."""
+    return F.udf(reader(rules), READING, useArrow=False)(text)
+
+
+def reader(rules: SentimentRules) -> Callable[[str | None], tuple[float, str, str] | None]:
+    """What the executors run. It refers to this project only through the modules pickled by
+    value, so it unpickles where the project is not installed."""
 
     def read(comment: str | None) -> tuple[float, str, str] | None:
         if comment is None:
@@ -36,4 +44,4 @@ def comment_reading(text: Column, rules: SentimentRules) -> Column:
         reading = sentiment.read_comment(comment, rules)
         return reading.score, reading.label, reading.primary_emotion
 
-    return F.udf(read, READING, useArrow=False)(text)
+    return read

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+from jobs.rules import load_rules
+from jobs.sentiment import read_comment
 from tests.e2e.model_support import event_mix, fresh_users, post_all, run_job, starting_offsets_now
 from tests.spark_cluster import StandaloneCluster
+
+RULES = load_rules()
 
 
 async def test_the_stream_runs_on_a_standalone_cluster_and_lands_each_event_once(
@@ -17,7 +21,8 @@ async def test_the_stream_runs_on_a_standalone_cluster_and_lands_each_event_once
     users = fresh_users(3)
     await asyncio.to_thread(cluster.start)
     try:
-        accepted = await post_all(service.base_url, event_mix(users))
+        events = event_mix(users)
+        accepted = await post_all(service.base_url, events)
         await asyncio.to_thread(
             run_job, "spark", "--available-now",
             SPARK_MASTER=cluster.url, SPARK_EXECUTOR_MEMORY="512m", SPARK_EXECUTOR_CORES="1",
@@ -40,3 +45,16 @@ async def test_the_stream_runs_on_a_standalone_cluster_and_lands_each_event_once
         "SELECT count(*) FROM dim_session WHERE user_id = ANY($1::text[])", users
     )
     assert sessions >= len(users)
+    # The executors read each comment with the reader pickled to them, as Python reads it.
+    texts = {e["event_id"]: e["payload"]["text"] for e in events if e["event_type"] == "comment"}
+    readings = await pg.fetch(
+        "SELECT event_id::text AS event_id, emotion, emotion_score, primary_emotion "
+        "FROM fact_user_event WHERE event_id = ANY($1::uuid[])",
+        list(texts),
+    )
+    assert len(readings) == len(texts) > 0
+    for row in readings:
+        expected = read_comment(texts[row["event_id"]], RULES.sentiment)
+        assert (row["emotion"], row["emotion_score"], row["primary_emotion"]) == (
+            expected.label, expected.score, expected.primary_emotion,
+        )  # fmt: skip
