@@ -33,6 +33,17 @@ WHERE day > current_date - 30 ORDER BY day""",
             "bar",
         ),
         CardSpec(
+            "What comments felt, last 30 days",
+            """SELECT felt.emotion, sum(felt.comments) AS comments
+FROM analytics.emotions_per_day e,
+     LATERAL (VALUES ('joy', e.joy), ('sadness', e.sadness), ('fear', e.fear),
+                     ('anger', e.anger), ('surprise', e.surprise), ('disgust', e.disgust))
+         AS felt (emotion, comments)
+WHERE day > current_date - 30
+GROUP BY felt.emotion ORDER BY comments DESC""",
+            "bar",
+        ),
+        CardSpec(
             "Active users per day",
             """SELECT day, active_users FROM analytics.daily_active_users
 WHERE day > current_date - 30 ORDER BY day""",

@@ -9,6 +9,7 @@ import pytest
 
 from app.db.postgres import PostgresPool
 from app.ops.analytics_role import ensure_analytics_role
+from app.serving.dashboard import DASHBOARD
 
 ANALYTICS_VIEWS = {
     "movies", "movie_genres", "movie_daily_activity", "user_daily_activity",
@@ -40,6 +41,12 @@ async def test_the_analyst_reads_every_analytics_view(analyst):
     assert await analyst.fetchval("SELECT current_user") != "movies"
     for view in ANALYTICS_VIEWS:
         await analyst.fetch(f"SELECT * FROM analytics.{view} LIMIT 1")
+
+
+@pytest.mark.parametrize("card", DASHBOARD.cards, ids=lambda card: card.name)
+async def test_the_analyst_runs_every_card_of_the_dashboard(analyst, card):
+    """Metabase runs these as the analysts' login: each must read only what it may."""
+    await analyst.fetch(card.sql)
 
 
 @pytest.mark.parametrize(
