@@ -27,6 +27,7 @@ from jobs.spark.transforms import (
 )
 
 log = logging.getLogger(__name__)
+KAFKA_FETCH_WAIT_MS = 20
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,10 @@ def run_stream(config: StreamConfig, rules: Rules) -> None:
         .option("subscribe", ",".join(config.topics))
         .option("startingOffsets", config.starting_offsets)
         .option("failOnDataLoss", "false")
+        # With the default 500 ms, reading a small micro-batch's 9 ranges took 3.4 s, with 10 ms
+        # 1.0 s: the tasks' fetches waited out the broker's wait. Records already there come
+        # back at once either way.
+        .option("kafka.fetch.max.wait.ms", str(KAFKA_FETCH_WAIT_MS))
         .option("maxOffsetsPerTrigger", config.max_offsets_per_trigger)
         .load()
     )
