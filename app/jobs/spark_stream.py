@@ -8,7 +8,10 @@ import asyncio
 import logging
 
 from app.bootstrap import Resources
-from app.model.spark_stream import stream_config, supervise
+from app.model.spark_stream import StreamGaveUp, stream_config, supervise
+
+log = logging.getLogger(__name__)
+DRAIN_ATTEMPTS = 5  # a drain that fails this often in a row stops with an error
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,5 +25,13 @@ async def run(args: argparse.Namespace, resources: Resources) -> int:
 
     logging.getLogger("py4j").setLevel(logging.WARNING)  # a line per call to the JVM otherwise
     config = stream_config(resources.settings, args.available_now)
-    await asyncio.to_thread(supervise, run_stream, config, resources.rules)
+    give_up_after = DRAIN_ATTEMPTS if args.available_now else None
+    try:
+        await asyncio.to_thread(
+            supervise, run_stream, config, resources.rules, give_up_after=give_up_after
+        )
+    except StreamGaveUp as gave_up:
+        log.error("the Spark drain failed %d times in a row; giving up", gave_up.args[0],
+                  exc_info=gave_up.__cause__)  # fmt: skip
+        return 1
     return 0

@@ -47,27 +47,37 @@ def split_list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+class StreamGaveUp(RuntimeError):
+    """The stream failed this many times in a row; the last failure is the cause."""
+
+
 def supervise(
     run: RunStream,
     config: StreamConfig,
     rules: Rules,
     max_backoff_seconds: float = 60.0,
     healthy_after_seconds: float = 300.0,
+    give_up_after: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Run the stream until it ends on its own (a drain with --available-now); after a failure
     (one batch's error stops a Spark query) start it again from its checkpoint, with backoff.
-    The checkpoint and the idempotent writes make a restart safe."""
-    backoff = 1.0
+    The checkpoint and the idempotent writes make a restart safe. `give_up_after` failures in a
+    row (none counts after a healthy run) raise StreamGaveUp: a drain that cannot finish says so
+    instead of retrying for ever."""
+    backoff, failures = 1.0, 0
     while True:
         started = time.monotonic()
         try:
             run(config, rules)
             return
-        except Exception:  # any failure of the query; its cause goes to the log
+        except Exception as error:  # any failure of the query; its cause goes to the log
             SPARK_RESTARTS.inc()
             if time.monotonic() - started > healthy_after_seconds:
-                backoff = 1.0
+                backoff, failures = 1.0, 0
+            failures += 1
+            if give_up_after is not None and failures >= give_up_after:
+                raise StreamGaveUp(failures) from error
             log.exception("the Spark stream failed; restarting", extra={"in_seconds": backoff})
         sleep(backoff)
         backoff = min(backoff * 2, max_backoff_seconds)
