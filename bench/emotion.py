@@ -55,31 +55,38 @@ def accuracy(pairs: Sequence[tuple[str, str]]) -> float:
 
 def polarity_table(comments: list[Comment], readers: dict[str, Callable[[str], str]]) -> str:
     guesses = {name: [read(c.text) for c in comments] for name, read in readers.items()}
-    lines = ["| polarity | comments | " + " | ".join(readers) + " |"]
-    lines.append("| --- | ---: |" + " ---: |" * len(readers))
-    for label in (*POLARITIES, "all"):
-        chosen = [i for i, c in enumerate(comments) if label in ("all", c.polarity)]
-        cells = [
-            f"{accuracy([(comments[i].polarity, guesses[name][i]) for i in chosen]):.3f}"
-            for name in readers
-        ]
-        lines.append(f"| {label} | {len(chosen)} | " + " | ".join(cells) + " |")
+    by_label = {label: [label in ("all", c.polarity) for c in comments]
+                for label in (*POLARITIES, "all")}  # fmt: skip
+    by_kind = {
+        kind: [c.kind == kind for c in comments] for kind in sorted({c.kind for c in comments})
+    }
+    lines = accuracy_rows("polarity", by_label, comments, guesses)
     for name in readers:
         lines.append("")
         lines.append(
             confusion(f"{name}: labelled (rows) read as (columns)", comments, guesses[name])
         )
-    kinds = sorted({c.kind for c in comments})
-    lines += ["", "| kind | comments | " + " | ".join(readers) + " |"]
-    lines.append("| --- | ---: |" + " ---: |" * len(readers))
-    for kind in kinds:
-        chosen = [i for i, c in enumerate(comments) if c.kind == kind]
-        cells = [
-            f"{accuracy([(comments[i].polarity, guesses[name][i]) for i in chosen]):.3f}"
-            for name in readers
-        ]
-        lines.append(f"| {kind} | {len(chosen)} | " + " | ".join(cells) + " |")
+    lines += ["", *accuracy_rows("kind", by_kind, comments, guesses)]
     return "\n".join(lines)
+
+
+def accuracy_rows(
+    heading: str,
+    groups: dict[str, list[bool]],
+    comments: list[Comment],
+    guesses: dict[str, list[str]],
+) -> list[str]:
+    """A table of each reader's accuracy per group (a mask over the comments)."""
+    lines = [f"| {heading} | comments | " + " | ".join(guesses) + " |"]
+    lines.append("| --- | ---: |" + " ---: |" * len(guesses))
+    for group, mask in groups.items():
+        chosen = [i for i, chosen in enumerate(mask) if chosen]
+        cells = [
+            f"{accuracy([(comments[i].polarity, read[i]) for i in chosen]):.3f}"
+            for read in guesses.values()
+        ]
+        lines.append(f"| {group} | {len(chosen)} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def confusion(title: str, comments: list[Comment], guesses: list[str]) -> str:

@@ -4,7 +4,6 @@ built by other rules is rewritten in place, keeping its source_flag."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -13,7 +12,7 @@ import asyncpg
 from jobs.frames import frame_records
 from jobs.model_columns import FACT_COLUMNS
 from jobs.pandas.events_frame import staged_frame
-from jobs.pandas.fallback import count_staged, staged_chunks
+from jobs.pandas.fallback import Progress, count_staged, staged_chunks
 from jobs.pandas.transforms import build_facts
 from jobs.rules import Rules
 
@@ -31,7 +30,6 @@ CREATE_REBUILT = f"""
     CREATE TEMP TABLE IF NOT EXISTS {REBUILT} ON COMMIT DELETE ROWS AS
     SELECT {", ".join(FACT_COLUMNS)} FROM {FACTS} WITH NO DATA
 """
-Progress = Callable[[int, int], None]
 
 
 @dataclass

@@ -61,6 +61,10 @@ def test_contrast_gives_the_last_word_more_weight() -> None:
     assert reading("Great cast but a boring script").label == "negative"
     assert reading("The script is boring but the cast is great").label == "positive"
     assert reading("Although the plot was thin, I had a blast").label == "positive"
+    # The concession's own clause counts for less: without the rule, the same words read worse.
+    text = "Although it was boring, the cast was good"
+    unweighted = dataclasses.replace(RULES, concession_words=frozenset())
+    assert reading(text).score > read_comment(text, unweighted).score
 
 
 def test_emoji_and_emoticons_carry_sentiment() -> None:
