@@ -3,8 +3,11 @@ older rules are rebuilt in place from staging, and their days' rollups follow.""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -20,6 +23,7 @@ from jobs.pandas.transforms import build_facts
 from jobs.rules import load_rules
 from jobs.sentiment import read_comment
 from tests.event_factory import new_event
+from tests.support import REPO_ROOT
 
 RULES = load_rules()
 # Older rules that read every comment as neutral, with no emotion.
@@ -94,5 +98,22 @@ async def test_facts_of_older_rules_are_rebuilt_and_their_rollups_follow(setting
 
         again = await reapply_to_history(pool, RULES, since, until)
         assert (again.events, again.facts_rewritten, again.days) == (3, 0, set())
+
+        # The command's dry run counts the range and writes nothing.
+        await pg.execute(
+            "UPDATE fact_user_event SET rules_version = '0:older' WHERE user_id = $1", user
+        )
+        dry = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "app.jobs", "reapply-rules", "--dry-run",
+             "--since", since.isoformat(), "--until", until.isoformat()],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert dry.returncode == 0, dry.stderr
+        assert "3 staged events" in dry.stdout
+        versions = await pg.fetch(
+            "SELECT DISTINCT rules_version FROM fact_user_event WHERE user_id = $1", user
+        )
+        assert [row["rules_version"] for row in versions] == ["0:older"]
     finally:
         await pool.close()
