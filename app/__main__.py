@@ -22,7 +22,7 @@ def main() -> None:
     role = parser.parse_args().role
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    metrics_folder = shared_metrics_folder(settings)
+    metrics_folder = shared_metrics_folder(settings, role)
     try:
         # Imported only now: Prometheus picks its multi-process mode when first imported.
         from app.roles import run_role
@@ -33,10 +33,12 @@ def main() -> None:
             shutil.rmtree(metrics_folder, ignore_errors=True)
 
 
-def shared_metrics_folder(settings: Settings) -> str | None:
-    """With several API workers, each process writes its metrics to a folder they share, so
-    that any worker's /metrics counts them all. Made here unless the operator names one."""
-    if settings.api_workers == 1 or "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+def shared_metrics_folder(settings: Settings, role: str) -> str | None:
+    """With several processes (API workers, or the consumers beside them), each writes its
+    metrics to a folder they share, so that any worker's /metrics counts them all. Made here
+    unless the operator names one."""
+    one_process = role != "all" and settings.api_workers == 1
+    if one_process or "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         return None
     folder = tempfile.mkdtemp(prefix="movie-pipeline-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder

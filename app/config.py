@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     tmdb_recent_days: int = Field(default=30, ge=1)
     tmdb_full_sync_cron: str = "0 3 * * *"  # daily: popular and recent movies, placeholders
     tmdb_changes_sync_cron: str = "17 * * * *"  # hourly: TMDB's changes feed
-    run_scheduler: bool = True  # run the scheduled jobs inside the service process
+    run_scheduler: bool = True  # run the scheduled jobs beside the API (python -m app)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)  # then running jobs are stopped
 
     spark_checkpoint_dir: str = "/var/tmp/movie-pipeline-stack/spark-checkpoint"
@@ -122,7 +122,10 @@ class Settings(BaseSettings):
     metabase_admin_password: SecretStr | None = None
     metabase_warehouse_host: str = ""  # the database's host as Metabase sees it, if not ours
 
-    run_consumers: bool = True  # run the consumers inside the service process
+    run_consumers: bool = True  # run the consumers beside the API (python -m app)
+    # Of the consumers and scheduler beside the API: under load the API's answers come first,
+    # and the background catches up from Kafka. 0 is the API's own priority, 19 the lowest.
+    background_niceness: int = Field(default=10, ge=0, le=19)
     consumer_batch_size: int = Field(default=500, ge=1)
     postgres_pool_size: int = Field(default=10, ge=2)
 

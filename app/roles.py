@@ -1,8 +1,9 @@
 """The roles a process of the service plays: `python -m app --role all|api|consumers|scheduler`.
 
-- `all` (the default) is the whole service in one process, as `make run` starts it. With
-  API_WORKERS above 1, the API runs in that many worker processes sharing one socket, while
-  this process runs the consumers and the scheduler, once.
+- `all` (the default) is the whole service, as `make run` starts it: the API in API_WORKERS
+  worker processes sharing one socket (one by default), while this process runs the consumers
+  and the scheduler, once, at a lower CPU priority (BACKGROUND_NICENESS). They never share the
+  API's event loop or core: what they do can wait in Kafka, an answer to a client cannot.
 - `api` serves the API alone (on API_WORKERS processes): run as many as the traffic needs,
   behind any load balancer.
 - `consumers` runs every consumer group: more of them share the partitions through Kafka's
@@ -29,20 +30,10 @@ log = logging.getLogger(__name__)
 
 def run_role(role: str, settings: Settings) -> None:
     """Runs until SIGTERM or SIGINT."""
-    if role == "api" and settings.api_workers > 1:
-        serve_workers(settings)
+    if role == "all":
+        run_all(settings)
     elif role == "api":
-        serve(without_background(settings))
-    elif role == "all" and settings.api_workers > 1:
-        background = BackgroundThread(
-            settings, consumer_groups(settings.run_consumers), settings.run_scheduler
-        )
-        with background:
-            serve_workers(settings)
-        if background.failed:
-            raise SystemExit(1)
-    elif role == "all":
-        serve(settings)
+        serve_api(settings)
     elif role in ("consumers", "scheduler"):
         groups = consumer_groups(role == "consumers")
         asyncio.run(until_signalled(settings, groups, scheduler=role == "scheduler"))
@@ -50,8 +41,24 @@ def run_role(role: str, settings: Settings) -> None:
         raise ValueError(f"no such role: {role!r}")
 
 
-def without_background(settings: Settings) -> Settings:
-    return settings.model_copy(update={"run_consumers": False, "run_scheduler": False})
+def run_all(settings: Settings) -> None:
+    """The API in worker processes, the consumers and scheduler beside them in this one."""
+    groups = consumer_groups(settings.run_consumers)
+    if not groups and not settings.run_scheduler:
+        serve_api(settings)
+        return
+    background = BackgroundThread(settings, groups, settings.run_scheduler)
+    with background:
+        serve_workers(settings)
+    if background.failed:
+        raise SystemExit(1)
+
+
+def serve_api(settings: Settings) -> None:
+    if settings.api_workers > 1:
+        serve_workers(settings)
+    else:
+        serve(settings)
 
 
 class BackgroundThread:
@@ -66,10 +73,14 @@ class BackgroundThread:
         self._loop = asyncio.new_event_loop()
         self._stopping = asyncio.Event()
         self._work = run_background(settings, groups, scheduler, self._stopping)
+        self._niceness = settings.background_niceness
         self._thread = threading.Thread(target=self._run, name="background")
         self.failed = False
 
     def _run(self) -> None:
+        # Linux gives each thread a niceness of its own; threads and processes started from
+        # this one (a fallback run, say) inherit it.
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._niceness)
         try:
             self._loop.run_until_complete(self._work)
         except Exception:

@@ -10,7 +10,6 @@ API_WORKERS processes sharing one socket.
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 import uvicorn
@@ -78,7 +77,7 @@ def service_config(settings: Settings, app: FastAPI | str, workers: int) -> Serv
 
 
 def serve(settings: Settings) -> None:
-    """The API in this process, with the consumers and scheduler its settings ask for."""
+    """The API in this process."""
     uvicorn.Server(service_config(settings, create_app(settings), workers=1)).run()
 
 
@@ -87,8 +86,6 @@ def serve_workers(settings: Settings) -> None:
 
     uvicorn's supervisor starts them, replaces one that dies, and stops them all gracefully.
     """
-    # The workers build their settings from the environment they inherit.
-    os.environ.update(RUN_CONSUMERS="false", RUN_SCHEDULER="false")
     config = service_config(settings, f"{__name__}:worker_app", workers=settings.api_workers)
     Multiprocess(config, sockets=[config.bind_socket()]).run()
 

@@ -1,15 +1,14 @@
 """Turn a request body into a list of candidate events: size limits, gzip, JSON, batch shape.
 
-Pure apart from reading the body stream; every refusal is an IngestError with its HTTP status.
+Pure apart from reading the body; every refusal is an IngestError with its HTTP status.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator
 
 import orjson
-from starlette.requests import ClientDisconnect
+from starlette.types import Receive
 
 ACCEPTED_MEDIA_TYPES = ("application/json", "text/plain")
 MAX_GZIP_MEMBERS = 64  # each member costs a copy of what follows it
@@ -23,18 +22,20 @@ class IngestError(Exception):
         self.status_code, self.field, self.reason = status_code, field, reason
 
 
-async def read_limited(chunks: AsyncIterator[bytes], max_bytes: int) -> bytes:
-    """Read the body, refusing it as soon as it passes the limit, before buffering the rest."""
+async def read_limited(receive: Receive, max_bytes: int) -> bytes:
+    """Read the body from ASGI messages, refusing it as soon as it passes the limit, before
+    buffering the rest."""
     body = bytearray()
-    try:
-        async for chunk in chunks:
-            body += chunk
-            if len(body) > max_bytes:
-                raise IngestError(413, "body", f"body is larger than {max_bytes} bytes")
-    except ClientDisconnect:
-        # Nobody is left to answer, but the request ends as a client error, not a crash.
-        raise IngestError(400, "body", "the client went away before sending the body") from None
-    return bytes(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            # Nobody is left to answer, but the request ends as a client error, not a crash.
+            raise IngestError(400, "body", "the client went away before sending the body")
+        body += message.get("body", b"")
+        if len(body) > max_bytes:
+            raise IngestError(413, "body", f"body is larger than {max_bytes} bytes")
+        if not message.get("more_body", False):
+            return bytes(body)
 
 
 def check_media_type(content_type: str | None) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import time
+from pathlib import Path
 
 import httpx
 import orjson
@@ -125,3 +126,24 @@ def test_with_workers_consumers_and_scheduler_that_fail_stop_the_whole_service()
     logged = service.log_text()
     assert returncode != 0, logged
     assert "the consumers and scheduler stopped on an error" in logged
+
+
+def niceness(pid: int, tid: int) -> int:
+    # The fields after the command name's closing parenthesis; the 17th is the nice value.
+    return int(Path(f"/proc/{pid}/task/{tid}/stat").read_bytes().rsplit(b")", 1)[1].split()[16])
+
+
+def test_the_whole_service_answers_from_a_worker_while_its_background_runs_at_lower_priority():
+    service = ServiceProcess(BACKGROUND_NICENESS="7")
+    service.start()
+    try:
+        assert service.process is not None
+        parent = service.process.pid
+        [worker] = service.worker_pids()  # API_WORKERS=1: the API is still a process apart
+        worker_threads = [int(tid) for tid in os.listdir(f"/proc/{worker}/task")]
+        parent_threads = [int(tid) for tid in os.listdir(f"/proc/{parent}/task")]
+        assert {niceness(worker, tid) for tid in worker_threads} == {0}
+        assert niceness(parent, parent) == 0  # the supervisor's own thread
+        assert 7 in {niceness(parent, tid) for tid in parent_threads}  # consumers and scheduler
+    finally:
+        service.stop()

@@ -6,7 +6,6 @@ import gzip
 import time
 import tracemalloc
 import zlib
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -23,15 +22,18 @@ VALUES = 100_000  # the default bound on JSON values
 
 
 class CountingStream:
-    """An async body stream that records how many chunks the reader pulled from it."""
+    """A body sent as `count` ASGI messages of `chunk`, recording how many the reader took;
+    `disconnect` ends it with the client gone instead."""
 
-    def __init__(self, chunk: bytes, count: int) -> None:
-        self.chunk, self.count, self.pulled = chunk, count, 0
+    def __init__(self, chunk: bytes, count: int, disconnect: bool = False) -> None:
+        self.chunk, self.count, self.disconnect, self.pulled = chunk, count, disconnect, 0
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for _ in range(self.count):
-            self.pulled += 1
-            yield self.chunk
+    async def __call__(self) -> dict[str, object]:
+        self.pulled += 1
+        if self.disconnect and self.pulled == self.count:
+            return {"type": "http.disconnect"}
+        more = self.pulled < self.count
+        return {"type": "http.request", "body": self.chunk, "more_body": more}
 
 
 def refusal(error: pytest.ExceptionInfo[IngestError]) -> tuple[int, str]:
@@ -42,7 +44,7 @@ def refusal(error: pytest.ExceptionInfo[IngestError]) -> tuple[int, str]:
 async def test_read_limited_returns_a_body_within_the_limit() -> None:
     stream = CountingStream(b"x" * 100, 5)
 
-    body = await read_limited(aiter(stream), max_bytes=500)
+    body = await read_limited(stream, max_bytes=500)
 
     assert body == b"x" * 500
     assert stream.pulled == 5
@@ -52,7 +54,7 @@ async def test_read_limited_refuses_as_soon_as_the_limit_is_passed() -> None:
     stream = CountingStream(b"x" * 100, 1000)
 
     with pytest.raises(IngestError) as caught:
-        await read_limited(aiter(stream), max_bytes=250)
+        await read_limited(stream, max_bytes=250)
 
     assert refusal(caught) == (413, "body")
     # The third chunk crosses 250 bytes; the other 997 chunks are never pulled.
@@ -60,7 +62,14 @@ async def test_read_limited_refuses_as_soon_as_the_limit_is_passed() -> None:
 
 
 async def test_read_limited_accepts_an_empty_body() -> None:
-    assert await read_limited(aiter(CountingStream(b"", 3)), max_bytes=10) == b""
+    assert await read_limited(CountingStream(b"", 3), max_bytes=10) == b""
+
+
+async def test_read_limited_refuses_a_body_whose_client_went_away() -> None:
+    with pytest.raises(IngestError) as caught:
+        await read_limited(CountingStream(b"x", 3, disconnect=True), max_bytes=10)
+
+    assert refusal(caught) == (400, "body")
 
 
 @pytest.mark.parametrize(
