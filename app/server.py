@@ -10,6 +10,11 @@ API_WORKERS processes sharing one socket.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
 from typing import Any
 
 import uvicorn
@@ -20,6 +25,8 @@ from uvicorn.supervisors import Multiprocess
 from app.config import Settings, get_settings
 from app.logs import configure_logging
 from app.main import create_app
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent thread exits
 
 
 class ServiceConfig(uvicorn.Config):
@@ -92,6 +99,19 @@ def serve_workers(settings: Settings) -> None:
 
 def worker_app() -> FastAPI:
     """The application of one API worker process, from its own settings."""
+    stop_with_the_supervisor()
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)
+
+
+def stop_with_the_supervisor() -> None:
+    """A worker whose supervisor was killed outright (SIGKILL leaves it no time to stop its
+    workers) must not go on serving, orphaned and without the consumers, beside the
+    supervisor's replacement. Linux then sends it SIGTERM: a graceful stop."""
+    if sys.platform != "linux":
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    supervisor = multiprocessing.parent_process()
+    if supervisor is not None and os.getppid() != supervisor.pid:  # it died before the call
+        signal.raise_signal(signal.SIGTERM)
