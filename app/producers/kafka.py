@@ -14,6 +14,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
+from app.producers.batching import BatchedSends
+
 log = logging.getLogger(__name__)
 
 
@@ -34,7 +36,7 @@ def remembering_partitioner(
     key: bytes | None, all_partitions: list[int], available: list[int]
 ) -> int:
     """Kafka's default partitioner, with each key's hash remembered: murmur2 is pure Python in
-    aiokafka, and a user sends many events."""
+    aiokafka, and a user sends many events. Ours picks the partition of each batch we build."""
     if key is None:
         return DefaultPartitioner()(key, all_partitions, available)
     return all_partitions[key_hash(key) % len(all_partitions)]
@@ -63,19 +65,15 @@ class KafkaPublisher:
     def __init__(self, bootstrap_servers: str, timeout_seconds: float) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._timeout_seconds = timeout_seconds
-        self._producer: AIOKafkaProducer | None = None
+        self._sends: BatchedSends | None = None  # and the producer they go through
         self._lock = asyncio.Lock()
         self._retiring: set[asyncio.Task[None]] = set()
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         try:
             async with asyncio.timeout(self._timeout_seconds):
-                producer = await self._started_producer()
-                deliveries = [
-                    await producer.send(m.topic, m.value, key=m.key, headers=list(m.headers))
-                    for m in messages
-                ]
-                await asyncio.gather(*deliveries)
+                sends = await self._started_producer()
+                await sends.send_all(messages)
         except (TimeoutError, KafkaError, OSError) as error:
             await self._replace_producer()
             reason = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
@@ -83,21 +81,20 @@ class KafkaPublisher:
 
     async def close(self) -> None:
         async with self._lock:
-            producer, self._producer = self._producer, None
-        if producer is not None:
-            await producer.stop()
+            sends, self._sends = self._sends, None
+        if sends is not None:
+            await sends.producer.stop()
         if self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
 
-    async def _started_producer(self) -> AIOKafkaProducer:
+    async def _started_producer(self) -> BatchedSends:
         async with self._lock:
-            if self._producer is None:
+            if self._sends is None:
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self._bootstrap_servers,
                     enable_idempotence=True,  # implies acks=all
                     acks="all",
                     linger_ms=2,
-                    partitioner=remembering_partitioner,
                     request_timeout_ms=max(1000, int(self._timeout_seconds * 1000)),
                 )
                 try:
@@ -106,14 +103,14 @@ class KafkaPublisher:
                     # Cleaning up may wait on the network: never inside the request's time.
                     self._retire(producer)
                     raise
-                self._producer = producer
-            return self._producer
+                self._sends = BatchedSends(producer, remembering_partitioner)
+            return self._sends
 
     async def _replace_producer(self) -> None:
         async with self._lock:
-            producer, self._producer = self._producer, None
-        if producer is not None:
-            self._retire(producer)
+            sends, self._sends = self._sends, None
+        if sends is not None:
+            self._retire(sends.producer)
 
     def _retire(self, producer: AIOKafkaProducer) -> None:
         # Stopping flushes what is queued, which can take long while Kafka is away.
