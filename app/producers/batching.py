@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 if TYPE_CHECKING:
@@ -45,7 +46,11 @@ class BatchedSends:
                 batches = PartitionBatches(self.producer, topic, partition)
                 self._batches[topic, partition] = batches
             deliveries.add(batches.append(message.key, message.value, list(message.headers)))
-        await asyncio.gather(*deliveries)
+        # Not gather: cancelling a gather (this request's timeout) cancels what it waits on,
+        # and these futures are other requests' too.
+        await asyncio.wait(deliveries)
+        for delivered in deliveries:
+            delivered.result()  # the error of a batch that failed
 
 
 class PartitionBatches:
@@ -99,7 +104,7 @@ def settle(into: asyncio.Future[None], delivery: asyncio.Future[object]) -> None
     if into.done():
         return
     if delivery.cancelled():
-        into.cancel()
+        fail(into, KafkaError("the batch's delivery was cancelled"))
     elif (error := delivery.exception()) is not None:
         fail(into, error)
     else:
@@ -107,6 +112,8 @@ def settle(into: asyncio.Future[None], delivery: asyncio.Future[object]) -> None
 
 
 def fail(future: asyncio.Future[None], error: BaseException) -> None:
+    if future.done():
+        return
     future.set_exception(error)
     # Read once here: a request that gave up waiting must not leave it to be logged as lost.
     future.exception()

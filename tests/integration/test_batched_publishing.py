@@ -145,3 +145,24 @@ async def test_concurrent_publishes_share_record_batches(settings, topic):
     )
     # One batch per publish and partition would be 120; shared, a few per partition.
     assert 0 < producer.batches <= PUBLISHES, producer.batches
+
+
+async def test_a_request_that_gives_up_leaves_the_batch_it_shares_to_the_others(settings, topic):
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True
+    )
+    await producer.start()
+    sends = BatchedSends(producer, remembering_partitioner)
+    try:
+        await sends.send_all([OutgoingMessage(topic, b"k", b"metadata is known now")])
+        leaving = asyncio.create_task(sends.send_all([OutgoingMessage(topic, b"k", b"one")]))
+        staying = asyncio.create_task(sends.send_all([OutgoingMessage(topic, b"k", b"two")]))
+        await asyncio.sleep(0)  # both have put their message in the partition's open batch
+        leaving.cancel()  # as a request's timeout does
+
+        await staying  # neither cancelled nor failed by the other's leaving
+    finally:
+        await producer.stop()
+
+    [landed] = (await read_all(settings, topic, 3)).values()
+    assert [value for _key, value, _headers in landed][1:] == [b"one", b"two"]
