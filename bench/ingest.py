@@ -4,7 +4,8 @@ The service runs as users run it, in a process of its own with its consumers on 
 its cores, as they do in production); wrk loads it from another process. Two baselines, from
 the same run:
 - batched ingest against a bare idempotent aiokafka producer sending the same events, validated
-  and serialized beforehand, all in flight, to the same topics with the same keys;
+  and serialized beforehand, all in flight, to the same topics with the same keys (a further
+  row sends them as the service does, in record batches per partition, for comparison);
 - single events at 64 connections against `GET /health` of the same server.
 Each set of rows runs once per `--workers` count (API_WORKERS), 1 and 2 by default.
 The events go to the real user topics, from users named `bench-user-*`, and so to the stores.
@@ -26,7 +27,8 @@ from aiokafka import AIOKafkaProducer
 from app.config import Settings
 from app.ingest.accept import outgoing_message
 from app.ingest.events import AcceptedEvent, EventLimits, validate_and_encode
-from app.producers.kafka import OutgoingMessage
+from app.producers.batching import BatchedSends
+from app.producers.kafka import OutgoingMessage, remembering_partitioner
 from bench.common import bench_parser, client_events, timed
 from bench.model_freshness import wait_until_healthy
 from bench.processes import BackgroundProcess, free_port, python_module
@@ -57,16 +59,23 @@ def as_messages(events: list[dict[str, Any]]) -> list[OutgoingMessage]:
     ]
 
 
-async def bare_producer(settings: Settings, events: list[dict[str, Any]]) -> float:
-    """Events/s of an idempotent producer with every message in flight at once."""
+async def bare_producer(
+    settings: Settings, events: list[dict[str, Any]], in_batches: bool
+) -> float:
+    """Events/s of an idempotent producer with every message in flight at once, sent one by
+    one with `send()`, or `in_batches` as the service sends them."""
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True
     )
     await producer.start()
+    batched = BatchedSends(producer, remembering_partitioner)
     try:
         warmup, messages = as_messages(events[:1000]), as_messages(events[1000:])
 
         async def send_all(batch: list[OutgoingMessage]) -> None:
+            if in_batches:
+                await batched.send_all(batch)
+                return
             deliveries = [await producer.send(m.topic, m.value, key=m.key) for m in batch]
             await asyncio.gather(*deliveries)
 
@@ -159,7 +168,15 @@ async def main() -> None:
                 single.requests_per_second, single.p99_ms, health_row),
         ]  # fmt: skip
     # Last, on a broker the service rows have warmed up, as they found it.
-    rows.insert(0, Row(producer, "events/s", await bare_producer(settings, events), None, None))
+    rows.insert(
+        0, Row(producer, "events/s", await bare_producer(settings, events, False), None, None)
+    )
+    batches = (
+        "bare aiokafka producer, idempotent, record batches per partition as the service sends"
+    )
+    rows.insert(
+        1, Row(batches, "events/s", await bare_producer(settings, events, True), None, producer)
+    )
     how = "with its consumers" if consumers else "consumers off"
     print_rows(f"Ingest, python -m app {how}, wrk -t2 -d{args.seconds}s", rows)
 
