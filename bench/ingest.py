@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaProducer
 
 from app.config import Settings
 from app.ingest.accept import outgoing_message
-from app.ingest.events import AcceptedEvent, EventLimits, validate_and_encode
+from app.ingest.events import AcceptedEvent, EventLimits, Receipt, validate_and_encode
 from app.producers.batching import BatchedSends
 from app.producers.kafka import OutgoingMessage, remembering_partitioner
 from bench.common import bench_parser, client_events, timed
@@ -50,11 +50,10 @@ class Row:
 
 def as_messages(events: list[dict[str, Any]]) -> list[OutgoingMessage]:
     """What our ingest would publish for these events: same topic, key and serialization."""
-    received_at, limits = datetime.now(UTC), EventLimits.from_rules(load_rules())
+    limits = EventLimits.from_rules(load_rules())
+    receipt = Receipt.of(datetime.now(UTC), "bench", limits)
     return [
-        outgoing_message(
-            AcceptedEvent(index, *validate_and_encode(event, received_at, "bench", limits))
-        )
+        outgoing_message(AcceptedEvent(index, *validate_and_encode(event, receipt, limits)))
         for index, event in enumerate(events)
     ]
 

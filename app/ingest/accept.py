@@ -11,6 +11,7 @@ from app.ingest.events import (
     AcceptedEvent,
     EventLimits,
     EventRejected,
+    Receipt,
     Rejection,
     validate_and_encode,
 )
@@ -26,14 +27,11 @@ class Validated:
 def validate_all(
     candidates: list[object], limits: EventLimits, user_agent: str | None
 ) -> Validated:
-    received_at = datetime.now(UTC)
-    received_at_text = received_at.isoformat()
+    receipt = Receipt.of(datetime.now(UTC), user_agent, limits)
     accepted, rejected = [], []
     for index, candidate in enumerate(candidates):
         try:
-            event, encoded = validate_and_encode(
-                candidate, received_at, user_agent, limits, received_at_text
-            )
+            event, encoded = validate_and_encode(candidate, receipt, limits)
         except EventRejected as error:
             rejected.append(Rejection(index, error.field, error.reason, error.kind))
         else:

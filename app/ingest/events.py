@@ -23,7 +23,7 @@ from pydantic import (
 )
 from typing_extensions import TypedDict  # typing's own lacks what pydantic needs before 3.12
 
-from app.ingest.ids import uuid7
+from app.ingest.ids import uuid7, uuid7_stamp
 from jobs.rules import Rules
 
 EventType = Literal["watch", "click", "comment"]
@@ -198,6 +198,30 @@ def bounded(text: str, limit: int) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """What the events of one request share, worked out once for all of them."""
+
+    received_at_text: str
+    earliest: datetime  # an event that occurred before is too old
+    latest: datetime  # or after, too far in the future
+    user_agent: str | None
+    id_stamp: str  # of the UUIDv7s given to events sent without an id: the receive time
+
+    @classmethod
+    def of(cls, received_at: datetime, user_agent: str | None, limits: EventLimits) -> Self:
+        agent = (
+            user_agent.replace("\x00", "")[: limits.max_user_agent_length] if user_agent else None
+        )
+        return cls(
+            received_at.isoformat(),
+            received_at - limits.max_age,
+            received_at + limits.max_future_skew,
+            agent or None,
+            uuid7_stamp(int(received_at.timestamp() * 1000)),
+        )
+
+
 def validate_event(
     raw: object,
     received_at: datetime,
@@ -205,20 +229,13 @@ def validate_event(
     limits: EventLimits,
 ) -> dict[str, Any]:
     """The stored form of one client event; raises EventRejected naming the field and reason."""
-    return validate_and_encode(raw, received_at, user_agent, limits)[0]
+    return validate_and_encode(raw, Receipt.of(received_at, user_agent, limits), limits)[0]
 
 
 def validate_and_encode(
-    raw: object,
-    received_at: datetime,
-    user_agent: str | None,
-    limits: EventLimits,
-    received_at_text: str | None = None,
+    raw: object, receipt: Receipt, limits: EventLimits
 ) -> tuple[dict[str, Any], bytes]:
-    """The stored form of one client event and its JSON, serialized once for Kafka.
-
-    `received_at_text` is `received_at.isoformat()`, passed by a caller that has many events.
-    """
+    """The stored form of one client event and its JSON, serialized once for Kafka."""
     if not isinstance(raw, dict):
         raise EventRejected("", "an event must be a JSON object", "not_an_object")
     if "received_at" in raw:  # the server's own: whatever the client says is dropped
@@ -231,27 +248,27 @@ def validate_and_encode(
         occurred_at = event["occurred_at"].astimezone(UTC)
     except OverflowError:
         raise EventRejected("occurred_at", "is out of range", "stale_timestamp") from None
-    if occurred_at > received_at + limits.max_future_skew:
+    if occurred_at > receipt.latest:
         raise EventRejected("occurred_at", "is too far in the future", "future_timestamp")
-    if occurred_at < received_at - limits.max_age:
+    if occurred_at < receipt.earliest:
         raise EventRejected(
             "occurred_at", f"is older than {limits.max_age.days} days", "stale_timestamp"
         )
     context = without_nones(event.get("context", {}))
-    if user_agent:
-        context["user_agent"] = user_agent.replace("\x00", "")[: limits.max_user_agent_length]
+    if receipt.user_agent:
+        context["user_agent"] = receipt.user_agent
     payload = without_nones(event["payload"])
     if "parent_event_id" in payload:
         payload["parent_event_id"] = str(payload["parent_event_id"])
     event_id = event.get("event_id")
     stored = {
-        "event_id": uuid7() if event_id is None else str(event_id),
+        "event_id": uuid7(receipt.id_stamp) if event_id is None else str(event_id),
         "event_type": event_type,
         "user_id": event["user_id"],
         "session_id": event.get("session_id"),
         "movie_id": movie_id,
         "occurred_at": occurred_at.isoformat(),
-        "received_at": received_at_text or received_at.isoformat(),
+        "received_at": receipt.received_at_text,
         "schema_version": event.get("schema_version", SCHEMA_VERSION),
         "context": context,
         "payload": payload,

@@ -33,8 +33,15 @@ class _RandomHex:
 _random = _RandomHex()
 
 
-def uuid7() -> str:
-    """RFC 9562 version 7, as text: 48 bits of Unix milliseconds, then 74 random bits."""
-    stamp = f"{time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF:012x}"
+def uuid7_stamp(unix_ms: int) -> str:
+    """The first 15 characters of every UUIDv7 of that millisecond: its time and version."""
+    stamp = f"{unix_ms & 0xFFFF_FFFF_FFFF:012x}"
+    return f"{stamp[:8]}-{stamp[8:]}-7"
+
+
+def uuid7(stamp: str | None = None) -> str:
+    """RFC 9562 version 7, as text: 48 bits of Unix milliseconds (now, or those of `stamp`,
+    which a caller making many ids computes once), then 74 random bits."""
+    stamp = stamp or uuid7_stamp(time.time_ns() // 1_000_000)
     bits = _random.take()
-    return f"{stamp[:8]}-{stamp[8:]}-7{bits[:3]}-{VARIANT_DIGIT[bits[3]]}{bits[4:7]}-{bits[7:]}"
+    return f"{stamp}{bits[:3]}-{VARIANT_DIGIT[bits[3]]}{bits[4:7]}-{bits[7:]}"
