@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 
 from app.config import Settings
@@ -20,6 +19,7 @@ from app.producers.kafka import (
     PublishUnavailable,
     remembering_partitioner,
 )
+from tests.integration.conftest import scratch_topic
 
 PARTITIONS = 3
 PUBLISHES, MESSAGES_EACH = 40, 25
@@ -27,15 +27,8 @@ PUBLISHES, MESSAGES_EACH = 40, 25
 
 @pytest.fixture
 async def topic(settings: Settings, unique: str) -> AsyncIterator[str]:
-    name = f"test_batches_{unique}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, PARTITIONS, 1)])
+    async with scratch_topic(settings, f"test_batches_{unique}", PARTITIONS) as name:
         yield name
-        await admin.delete_topics([name])
-    finally:
-        await admin.close()
 
 
 async def read_all(settings: Settings, topic: str, expected: int) -> dict[int, list[tuple]]:
