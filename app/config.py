@@ -123,8 +123,8 @@ class Settings(BaseSettings):
     metabase_warehouse_host: str = ""  # the database's host as Metabase sees it, if not ours
 
     run_consumers: bool = True  # run the consumers beside the API (python -m app)
-    # Of the consumers and scheduler beside the API: under load the API's answers come first,
-    # and the background catches up from Kafka. 0 is the API's own priority, 19 the lowest.
+    # Added to the niceness of the consumers and scheduler beside the API: under load the API's
+    # answers come first, and the background catches up from Kafka. 0 keeps the API's priority.
     background_niceness: int = Field(default=10, ge=0, le=19)
     consumer_batch_size: int = Field(default=500, ge=1)
     postgres_pool_size: int = Field(default=10, ge=2)

@@ -78,9 +78,7 @@ class BackgroundThread:
         self.failed = False
 
     def _run(self) -> None:
-        # Linux gives each thread a niceness of its own; threads and processes started from
-        # this one (a fallback run, say) inherit it.
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._niceness)
+        lower_priority(self._niceness)
         try:
             self._loop.run_until_complete(self._work)
         except Exception:
@@ -96,3 +94,15 @@ class BackgroundThread:
         self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join()
         self._loop.close()
+
+
+def lower_priority(by: int) -> None:
+    """This thread's niceness raised by `by` (to 19 at most). Linux gives each thread one of
+    its own, which threads and processes started from it (a fallback run, say) inherit. Not
+    being able to is no reason to stop: the work runs at the process's priority instead."""
+    thread = threading.get_native_id()
+    try:
+        niceness = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + by))
+    except OSError as error:
+        log.warning("the consumers and scheduler keep the API's CPU priority: %s", error)

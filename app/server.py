@@ -19,6 +19,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
@@ -94,7 +95,12 @@ def serve_workers(settings: Settings) -> None:
     uvicorn's supervisor starts them, replaces one that dies, and stops them all gracefully.
     """
     config = service_config(settings, f"{__name__}:worker_app", workers=settings.api_workers)
-    Multiprocess(config, sockets=[config.bind_socket()]).run()
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    # The supervisor stops, and returns, when a worker could not start: whatever supervises
+    # this process must hear of it, as it would of a single process that failed.
+    if any(worker.exitcode == STARTUP_FAILURE for worker in supervisor.processes):
+        raise SystemExit(STARTUP_FAILURE)
 
 
 def worker_app() -> FastAPI:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, ProducerClosed
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 if TYPE_CHECKING:
@@ -31,12 +31,15 @@ class BatchedSends:
     def __init__(self, producer: AIOKafkaProducer, partitioner: Partitioner) -> None:
         self.producer, self._partitioner = producer, partitioner
         self._batches: dict[tuple[str, int], PartitionBatches] = {}
+        self._stopping = False
 
     async def send_all(self, messages: Sequence[OutgoingMessage]) -> None:
         """Returns once Kafka holds every message; raises the producer's error otherwise."""
         partitions_of: dict[str, list[int]] = {}
         deliveries = set()
         for message in messages:
+            if self._stopping:
+                raise ProducerClosed()
             topic = message.topic
             if (partitions := partitions_of.get(topic)) is None:
                 partitions = sorted(await self.producer.partitions_for(topic))
@@ -46,11 +49,21 @@ class BatchedSends:
                 batches = PartitionBatches(self.producer, topic, partition)
                 self._batches[topic, partition] = batches
             deliveries.add(batches.append(message.key, message.value, list(message.headers)))
+        if not deliveries:
+            return
         # Not gather: cancelling a gather (this request's timeout) cancels what it waits on,
         # and these futures are other requests' too.
         await asyncio.wait(deliveries)
         for delivered in deliveries:
             delivered.result()  # the error of a batch that failed
+
+    async def stop(self) -> None:
+        """Takes no more messages, hands the producer every batch already filled, then stops
+        it, which sends what it holds: as aiokafka's own `stop()` does with its queue."""
+        self._stopping = True
+        shipping = [batches.shipping for batches in self._batches.values()]
+        await asyncio.gather(*(task for task in shipping if task), return_exceptions=True)
+        await self.producer.stop()
 
 
 class PartitionBatches:
@@ -62,7 +75,7 @@ class PartitionBatches:
         self._producer, self._topic, self._partition = producer, topic, partition
         self._open: tuple[BatchBuilder, asyncio.Future[None]] | None = None
         self._full: deque[tuple[BatchBuilder, asyncio.Future[None]]] = deque()
-        self._shipping: asyncio.Task[None] | None = None
+        self.shipping: asyncio.Task[None] | None = None
 
     def append(
         self, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
@@ -76,8 +89,8 @@ class PartitionBatches:
             self._full.append(self._open)
             self._open = None
             return self.append(key, value, headers)
-        if self._shipping is None:
-            self._shipping = asyncio.create_task(self._ship())
+        if self.shipping is None:
+            self.shipping = asyncio.create_task(self._ship())
         return delivered
 
     async def _ship(self) -> None:
@@ -88,16 +101,20 @@ class PartitionBatches:
                 else:
                     assert self._open is not None
                     (builder, delivered), self._open = self._open, None
+                builder.close()  # closed, the producer sends it without lingering
                 try:
                     delivery = await self._producer.send_batch(
                         builder, self._topic, partition=self._partition
                     )
+                except asyncio.CancelledError:
+                    fail(delivered, KafkaError("the batch was not handed to the producer"))
+                    raise
                 except Exception as error:  # every request waiting on it hears why
                     fail(delivered, error)
                 else:
                     delivery.add_done_callback(lambda done, into=delivered: settle(into, done))
         finally:
-            self._shipping = None
+            self.shipping = None
 
 
 def settle(into: asyncio.Future[None], delivery: asyncio.Future[object]) -> None:

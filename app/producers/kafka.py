@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -70,12 +70,13 @@ class KafkaPublisher:
         self._retiring: set[asyncio.Task[None]] = set()
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        sends: BatchedSends | None = None
         try:
             async with asyncio.timeout(self._timeout_seconds):
                 sends = await self._started_producer()
                 await sends.send_all(messages)
         except (TimeoutError, KafkaError, OSError) as error:
-            await self._replace_producer()
+            await self._replace_producer(sends)
             reason = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
             raise PublishUnavailable(f"Kafka did not acknowledge the messages: {reason}") from error
 
@@ -83,7 +84,7 @@ class KafkaPublisher:
         async with self._lock:
             sends, self._sends = self._sends, None
         if sends is not None:
-            await sends.producer.stop()
+            await sends.stop()
         if self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
 
@@ -101,25 +102,28 @@ class KafkaPublisher:
                     await producer.start()
                 except BaseException:
                     # Cleaning up may wait on the network: never inside the request's time.
-                    self._retire(producer)
+                    self._retire(producer.stop())
                     raise
                 self._sends = BatchedSends(producer, remembering_partitioner)
             return self._sends
 
-    async def _replace_producer(self) -> None:
+    async def _replace_producer(self, failed: BatchedSends | None) -> None:
+        """Replaces the producer that failed, unless a request that failed with it has already
+        had it replaced: the new one is not to blame."""
         async with self._lock:
-            sends, self._sends = self._sends, None
-        if sends is not None:
-            self._retire(sends.producer)
+            if failed is None or failed is not self._sends:
+                return
+            self._sends = None
+        self._retire(failed.stop())
 
-    def _retire(self, producer: AIOKafkaProducer) -> None:
+    def _retire(self, stopping: Coroutine[Any, Any, None]) -> None:
         # Stopping flushes what is queued, which can take long while Kafka is away.
-        task = asyncio.create_task(_stop_quietly(producer))
+        task = asyncio.create_task(_stop_quietly(stopping))
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
 
 
-async def _stop_quietly(producer: AIOKafkaProducer) -> None:
+async def _stop_quietly(stopping: Coroutine[Any, Any, None]) -> None:
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(producer.stop(), 30)
+        await asyncio.wait_for(stopping, 30)
     log.info("replaced the Kafka producer after a failure")

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import ProducerClosed
 from aiokafka.partitioner import DefaultPartitioner
 
 from app.config import Settings
@@ -159,3 +160,31 @@ async def test_a_request_that_gives_up_leaves_the_batch_it_shares_to_the_others(
 
     [landed] = (await read_all(settings, topic, 3)).values()
     assert [value for _key, value, _headers in landed][1:] == [b"one", b"two"]
+
+
+async def test_nothing_to_publish_returns_at_once(settings):
+    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, 10)
+    try:
+        await publisher.publish([])
+    finally:
+        await publisher.close()
+
+
+async def test_stopping_sends_what_was_taken_and_refuses_more(settings, topic):
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True
+    )
+    await producer.start()
+    sends = BatchedSends(producer, remembering_partitioner)
+    await sends.send_all([OutgoingMessage(topic, b"k", b"metadata is known now")])
+    taken = asyncio.create_task(
+        sends.send_all([OutgoingMessage(topic, b"%d" % n, b"%d" % n) for n in range(200)])
+    )
+    await asyncio.sleep(0)  # in open batches, not yet with the producer
+
+    await sends.stop()
+
+    await taken  # delivered, not failed, by the stop
+    with pytest.raises(ProducerClosed):
+        await sends.send_all([OutgoingMessage(topic, b"k", b"too late")])
+    assert sum(map(len, (await read_all(settings, topic, 201)).values())) == 201
