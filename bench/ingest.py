@@ -53,7 +53,7 @@ def as_messages(events: list[dict[str, Any]]) -> list[OutgoingMessage]:
     limits = EventLimits.from_rules(load_rules())
     receipt = Receipt.of(datetime.now(UTC), "bench", limits)
     return [
-        outgoing_message(AcceptedEvent(index, *validate_and_encode(event, receipt, limits)))
+        outgoing_message(AcceptedEvent(index, *validate_and_encode(event, receipt)))
         for index, event in enumerate(events)
     ]
 

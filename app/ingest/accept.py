@@ -31,7 +31,7 @@ def validate_all(
     accepted, rejected = [], []
     for index, candidate in enumerate(candidates):
         try:
-            event, encoded = validate_and_encode(candidate, receipt, limits)
+            event, encoded = validate_and_encode(candidate, receipt)
         except EventRejected as error:
             rejected.append(Rejection(index, error.field, error.reason, error.kind))
         else:

@@ -205,6 +205,7 @@ class Receipt:
     received_at_text: str
     earliest: datetime  # an event that occurred before is too old
     latest: datetime  # or after, too far in the future
+    max_age_days: int  # named when an event is too old
     user_agent: str | None
     id_stamp: str  # of the UUIDv7s given to events sent without an id: the receive time
 
@@ -217,6 +218,7 @@ class Receipt:
             received_at.isoformat(),
             received_at - limits.max_age,
             received_at + limits.max_future_skew,
+            limits.max_age.days,
             agent or None,
             uuid7_stamp(int(received_at.timestamp() * 1000)),
         )
@@ -229,12 +231,10 @@ def validate_event(
     limits: EventLimits,
 ) -> dict[str, Any]:
     """The stored form of one client event; raises EventRejected naming the field and reason."""
-    return validate_and_encode(raw, Receipt.of(received_at, user_agent, limits), limits)[0]
+    return validate_and_encode(raw, Receipt.of(received_at, user_agent, limits))[0]
 
 
-def validate_and_encode(
-    raw: object, receipt: Receipt, limits: EventLimits
-) -> tuple[dict[str, Any], bytes]:
+def validate_and_encode(raw: object, receipt: Receipt) -> tuple[dict[str, Any], bytes]:
     """The stored form of one client event and its JSON, serialized once for Kafka."""
     if not isinstance(raw, dict):
         raise EventRejected("", "an event must be a JSON object", "not_an_object")
@@ -252,7 +252,7 @@ def validate_and_encode(
         raise EventRejected("occurred_at", "is too far in the future", "future_timestamp")
     if occurred_at < receipt.earliest:
         raise EventRejected(
-            "occurred_at", f"is older than {limits.max_age.days} days", "stale_timestamp"
+            "occurred_at", f"is older than {receipt.max_age_days} days", "stale_timestamp"
         )
     context = without_nones(event.get("context", {}))
     if receipt.user_agent:
