@@ -79,8 +79,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.state.answer_cache = AnswerCache(
         settings.serving_answer_cache_size, settings.serving_cache_seconds
     )
-    app.add_middleware(CORSMiddleware, **cors_options(settings))
-    app.lane = ingest_lane(app.state, cors_options(settings))
+    cors = cors_options(settings)
+    app.add_middleware(CORSMiddleware, **cors)
+    app.lane = ingest_lane(app.state, cors)
     app.add_exception_handler(BadParameter, problems.bad_parameter_response)
     app.add_exception_handler(RequestValidationError, problems.validation_error_response)
     app.include_router(ingest.router)

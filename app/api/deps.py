@@ -9,13 +9,9 @@ from fastapi import Depends, Request
 from app.bootstrap import Resources
 
 
-def resources_of(request: Request) -> Resources:
-    return request.app.state.resources
-
-
 # A coroutine, so FastAPI runs it in place rather than on its thread pool (a hop per request).
 async def get_resources(request: Request) -> Resources:
-    return resources_of(request)
+    return request.app.state.resources
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]

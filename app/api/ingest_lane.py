@@ -18,12 +18,11 @@ from app.bootstrap import Resources
 from app.ingest.intake import (
     Answer,
     RequestHeaders,
-    check_headers,
     json_answer,
     refusal,
     take_events,
 )
-from app.ingest.request_body import IngestError, read_limited
+from app.ingest.request_body import IngestError, check_media_type, read_limited
 
 INGEST_PATH = "/events"
 NOT_ALLOWED = json_answer(405, {"detail": "Method Not Allowed"}, [(b"allow", b"POST")])
@@ -42,7 +41,7 @@ class IngestLane:
         resources: Resources = self._state.resources
         headers = request_headers(scope)
         try:
-            check_headers(headers)
+            check_media_type(headers.content_type)  # before the body: no body could mend it
             body = await read_body(receive, resources.settings.max_body_bytes,
                                    resources.settings.api_body_timeout_seconds)  # fmt: skip
             answer = await take_events(body, headers, resources)

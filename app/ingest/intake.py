@@ -12,7 +12,7 @@ import orjson
 
 from app.bootstrap import Resources
 from app.ingest.accept import publish_accepted, validate_all
-from app.ingest.request_body import IngestError, check_media_type, decode_content, parse_events
+from app.ingest.request_body import IngestError, decode_content, parse_events
 from app.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED, PUBLISH_FAILURES, PUBLISH_LATENCY
 from app.producers.kafka import PublishUnavailable
 
@@ -45,11 +45,6 @@ def refusal(error: IngestError) -> Answer:
     EVENTS_REJECTED.labels(f"request_{error.status_code}").inc()
     detail = {"field": error.field, "reason": error.reason}
     return json_answer(error.status_code, {"detail": detail})
-
-
-def check_headers(headers: RequestHeaders) -> None:
-    """Refuses before the body is read what no body could mend."""
-    check_media_type(headers.content_type)
 
 
 async def take_events(body: bytes, headers: RequestHeaders, resources: Resources) -> Answer:
