@@ -15,3 +15,8 @@ SESSION_COLUMNS = (
     "event_count", "watch_count", "click_count", "comment_count", "movies_watched",
     "watch_seconds", "rules_version",
 )  # fmt: skip
+
+# The fact columns that sessions are built from.
+SESSION_INPUT_COLUMNS = (
+    "event_id", "user_id", "movie_id", "event_type", "occurred_at", "watch_seconds", "is_valid",
+)  # fmt: skip

@@ -18,7 +18,7 @@ import asyncpg
 
 from jobs import session_locks
 from jobs.forgotten_users import not_forgotten
-from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
+from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS, SESSION_INPUT_COLUMNS
 
 T = TypeVar("T")
 FACT_NAMES = ", ".join((*FACT_COLUMNS, "source_flag"))
@@ -95,12 +95,11 @@ async def is_committed(connection: asyncpg.Connection, stream: str, batch_id: in
     return found is not None
 
 
-async def clear_incoming(connection: asyncpg.Connection, stream: str, batch_id: int) -> None:
-    """Leftovers of an attempt at this batch that died before committing."""
+async def clear_incoming(connection: asyncpg.Connection, stream: str) -> None:
+    """Leftovers of an attempt at a batch that died before committing. A stream has one batch in
+    flight, so the rows of its stream are that batch's alone once these are gone."""
     for table in ("spark_incoming_facts", "spark_incoming_sessions", "spark_session_bounds"):
-        await connection.execute(
-            f"DELETE FROM {table} WHERE stream = $1 AND batch_id = $2", stream, batch_id
-        )
+        await connection.execute(f"DELETE FROM {table} WHERE stream = $1", stream)
 
 
 async def merge_facts(
@@ -127,16 +126,20 @@ async def merge_facts(
     return row["events"], row["latest"]
 
 
-def facts_of_batch_users_query(stream: str, batch_id: int) -> str:
-    """What Spark reads to rebuild the batch's sessions: its users' facts from their bounds.
-    Spark's JDBC reader takes no parameters, hence the quoted literals."""
+def facts_of_stream_users_query(stream: str) -> str:
+    """What Spark reads to rebuild a batch's sessions: its users' facts from their bounds. The
+    bounds of a stream are those of its batch in flight (`clear_incoming`), so one query serves
+    every batch. Spark's JDBC reader takes no parameters, hence the quoted literal."""
     columns = ", ".join("f.event_id::text AS event_id" if c == "event_id" else f"f.{c}"
-                        for c in FACT_COLUMNS)  # fmt: skip
+                        for c in SESSION_INPUT_COLUMNS)  # fmt: skip
     quoted = stream.replace("'", "''")
+    # The ANY bounds the index scan to the batch's users: with the join alone, the planner may
+    # merge-join along the whole user index, seconds per batch on a million facts.
+    users = f"ARRAY(SELECT user_id FROM spark_session_bounds WHERE stream = '{quoted}')"
     return (
         f"SELECT {columns} FROM fact_user_event f JOIN spark_session_bounds b "
-        f"ON b.user_id = f.user_id AND b.stream = '{quoted}' AND b.batch_id = {batch_id:d} "
-        "WHERE f.occurred_at >= b.lower_bound"
+        f"ON b.user_id = f.user_id AND b.stream = '{quoted}' "
+        f"WHERE f.user_id = ANY({users}) AND f.occurred_at >= b.lower_bound"
     )
 
 
@@ -221,5 +224,5 @@ async def commit_batch(
             "VALUES ($1, $2, $3, $4, $5)",
             stream, batch_id, events, unparsed, max_received_at,
         )  # fmt: skip
-        await clear_incoming(connection, stream, batch_id)
+        await clear_incoming(connection, stream)
     await session_locks.unlock_all(connection)

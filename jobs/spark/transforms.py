@@ -111,7 +111,20 @@ def dedupe_events(events_df: DataFrame) -> DataFrame:
     return ranked.filter(F.col("copy_rank") == 1).drop("copy_rank")
 
 
-def build_facts(events_df: DataFrame, rules: Rules) -> DataFrame:
+def fact_records(records: DataFrame, rules: Rules) -> DataFrame:
+    """Of `parse_records`' output, every record as a fact row, its Kafka position and
+    `parse_error` kept. Row by row, so a stream builds this plan once, not per micro-batch."""
+    return build_facts(records, rules, keep=(*SOURCE_COLUMNS, "parse_error"))
+
+
+def first_copies(fact_records_df: DataFrame) -> DataFrame:
+    """Of `fact_records`' output, the facts of the records that parsed, one per event: as
+    `dedupe_events` then `build_facts`, since every fact column derives from its own record."""
+    parsed = fact_records_df.filter(F.col("parse_error").isNull())
+    return dedupe_events(parsed).select(*FACT_COLUMNS)
+
+
+def build_facts(events_df: DataFrame, rules: Rules, keep: tuple[str, ...] = ()) -> DataFrame:
     facts = events_df.select(
         F.col("event_id").cast("string").alias("event_id"),
         normalised_type(F.col("event_type"), rules).alias("event_type"),
@@ -121,6 +134,7 @@ def build_facts(events_df: DataFrame, rules: Rules) -> DataFrame:
         "occurred_at",
         "received_at",
         *field_columns(rules),
+        *keep,
     )
     occurred = F.col("occurred_at")
     facts = facts.withColumns(
@@ -142,7 +156,7 @@ def build_facts(events_df: DataFrame, rules: Rules) -> DataFrame:
             "is_valid": F.col("invalid_reason").isNull(),
         }
     )
-    return facts.select(*FACT_COLUMNS)
+    return facts.select(*FACT_COLUMNS, *keep)
 
 
 def normalised_type(event_type: Column, rules: Rules) -> Column:

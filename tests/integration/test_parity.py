@@ -226,6 +226,14 @@ def test_facts_match(pandas_rows, spark_rows) -> None:
     assert_same_rows("facts", pandas_rows[0], spark_rows[0], "event_id", FACT_COLUMNS)
 
 
+def test_the_streams_facts_match(spark: SparkSession, stored, pandas_rows) -> None:
+    """The stream builds facts per record, then keeps the first copy of each event."""
+    source = spark.createDataFrame(kafka_rows(stored), KAFKA_SCHEMA)
+    records = spark_engine.fact_records(spark_engine.parse_records(source), RULES)
+    facts = spark_engine.first_copies(records)
+    assert_same_rows("stream facts", pandas_rows[0], facts, "event_id", FACT_COLUMNS)
+
+
 def test_sessions_match(pandas_rows, spark_rows) -> None:
     assert_same_rows("sessions", pandas_rows[1], spark_rows[1], "session_id", SESSION_COLUMNS)
 

@@ -15,7 +15,7 @@ from app.db.postgres import PostgresPool
 from app.model.promotion import promote
 from jobs import session_locks
 from jobs.frames import frame_records
-from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
+from jobs.model_columns import SESSION_COLUMNS, SESSION_INPUT_COLUMNS
 from jobs.model_store import read_facts_of_users
 from jobs.pandas.fallback import build_fallback
 from jobs.pandas.transforms import build_sessions
@@ -95,10 +95,9 @@ async def test_a_promotion_waits_for_the_spark_batch_rebuilding_its_user(setting
             spark, stream, 0, RULES.inactivity_gap_seconds
         )
         # What Spark's JDBC read sees, and the sessions it builds from it.
-        rows = await spark.fetch(batch_store.facts_of_batch_users_query(stream, 0))
-        facts = pd.DataFrame([tuple(row) for row in rows], columns=list(FACT_COLUMNS))
-        for column in ("occurred_at", "received_at"):
-            facts[column] = pd.to_datetime(facts[column], utc=True)
+        rows = await spark.fetch(batch_store.facts_of_stream_users_query(stream))
+        facts = pd.DataFrame([tuple(row) for row in rows], columns=list(SESSION_INPUT_COLUMNS))
+        facts["occurred_at"] = pd.to_datetime(facts["occurred_at"], utc=True)
         await spark.copy_records_to_table(
             "spark_incoming_sessions",
             records=((*r, "spark", stream, 0)

@@ -41,7 +41,7 @@ def test_a_missing_jar_path_is_named(tmp_path):
 def test_jdbc_options_from_the_database_url():
     options = jdbc_options("postgresql://an%40alyst:p%3Ass@db.internal:6543/movies")
     assert options == {
-        "url": "jdbc:postgresql://db.internal:6543/movies",
+        "url": "jdbc:postgresql://db.internal:6543/movies?reWriteBatchedInserts=true",
         "driver": "org.postgresql.Driver",
         "user": "an@alyst",
         "password": "p:ss",
