@@ -1,7 +1,11 @@
-"""Writing model rows to PostgreSQL: facts insert-once on event_id, sessions replaced per user;
-neither for a user on the suppression list (erased)."""
+"""Writing model rows to PostgreSQL: facts insert-once on event_id, sessions replaced per user
+(all of them, or those from a bound on); neither for a user on the suppression list (erased)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 import asyncpg
 import pandas as pd
@@ -10,33 +14,69 @@ from jobs.forgotten_users import forgotten_among, not_forgotten
 from jobs.frames import frame_records
 from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
 
+FACT_ROW_COLUMNS = (*FACT_COLUMNS, "source_flag")
+FactRows = list[tuple[Any, ...]]  # in FACT_ROW_COLUMNS order
 FACT_TABLES = {"spark": "fact_user_event", "pandas": "fact_user_event_fallback"}
 SESSION_TABLES = {"spark": "dim_session", "pandas": "dim_session_fallback"}
+# Per-user bounds passed as two arrays: user ids ($1) and times ($2).
+BOUNDS = "unnest($1::text[], $2::timestamptz[]) AS b (user_id, lower_bound)"
+# As the Spark stream's bounds (jobs/spark/batch_store.py): per user, the start of the activity
+# run holding its first session that the new facts can touch (one ending within the inactivity
+# gap of the earliest new fact), or that earliest new fact itself. Sessions before the bound are
+# more than the gap away from everything new, and a run start keeps the max-length cuts where
+# they were, so rebuilding from there gives what rebuilding the whole history would.
+SESSION_BOUNDS = """
+    WITH new AS (
+        SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS n (user_id, earliest_new)
+    ), sessions AS (
+        SELECT s.user_id, s.session_start, s.session_end,
+            coalesce(s.session_start - lag(s.session_end) OVER w > $3 * interval '1 second', true)
+                AS starts_run
+        FROM {table} s JOIN new USING (user_id)
+        WINDOW w AS (PARTITION BY s.user_id ORDER BY s.session_start)
+    ), runs AS (
+        SELECT user_id, session_end, max(session_start) FILTER (WHERE starts_run)
+            OVER (PARTITION BY user_id ORDER BY session_start) AS run_start
+        FROM sessions
+    )
+    SELECT n.user_id, least(n.earliest_new, min(r.run_start)) AS lower_bound
+    FROM new n LEFT JOIN runs r ON r.user_id = n.user_id
+        AND r.session_end >= n.earliest_new - $3 * interval '1 second'
+    GROUP BY n.user_id, n.earliest_new
+"""
 
 
 async def insert_facts(
     connection: asyncpg.Connection, facts: pd.DataFrame, table: str, source_flag: str
 ) -> int:
     """Insert facts whose event is not yet in the table; returns how many were new."""
-    if facts.empty:
+    return await insert_fact_rows(connection, fact_rows(facts, source_flag), table)
+
+
+def fact_rows(facts: pd.DataFrame, source_flag: str) -> FactRows:
+    """The rows insert_fact_rows takes: CPU work a caller may do away from the event loop."""
+    return list(frame_records(facts.assign(source_flag=source_flag), FACT_ROW_COLUMNS))
+
+
+async def insert_fact_rows(connection: asyncpg.Connection, rows: FactRows, table: str) -> int:
+    """Insert the rows (fact_rows) whose event is not yet in the table; returns how many."""
+    if not rows:
         return 0
-    columns = (*FACT_COLUMNS, "source_flag")
     staging = f"incoming_{table}"
     async with connection.transaction():
         await connection.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table} INCLUDING DEFAULTS) "
             "ON COMMIT DELETE ROWS"
         )
-        await connection.copy_records_to_table(
-            staging,
-            records=((*record, source_flag) for record in frame_records(facts, FACT_COLUMNS)),
-            columns=columns,
-        )
-        names = ", ".join(columns)
+        await connection.copy_records_to_table(staging, records=rows, columns=FACT_ROW_COLUMNS)
+        names = ", ".join(FACT_ROW_COLUMNS)
         status = await connection.execute(
             f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} "
             f"WHERE {not_forgotten('user_id')} ON CONFLICT (event_id) DO NOTHING"
         )
+        # Within a caller's transaction (the fallback's cursor) nothing commits between calls,
+        # so ON COMMIT would leave every earlier call's rows for the next INSERT to go over.
+        await connection.execute(f"TRUNCATE {staging}")
     return int(status.rsplit(" ", 1)[-1])
 
 
@@ -48,28 +88,93 @@ async def replace_sessions(
     source_flag: str,
 ) -> int:
     """Replace every session of these users (recomputed from all their facts) in one go."""
-    columns = (*SESSION_COLUMNS, "source_flag")
     async with connection.transaction():
         await connection.execute(f"DELETE FROM {table} WHERE user_id = ANY($1::text[])", user_ids)
-        if forgotten := await forgotten_among(connection, user_ids):
-            sessions = sessions[~sessions["user_id"].isin(forgotten)]
-        await connection.copy_records_to_table(
-            table,
-            records=((*r, source_flag) for r in frame_records(sessions, SESSION_COLUMNS)),
-            columns=columns,
+        return await write_sessions(connection, sessions, user_ids, table, source_flag)
+
+
+async def replace_sessions_from(
+    connection: asyncpg.Connection,
+    sessions: pd.DataFrame,
+    bounds: dict[str, datetime],
+    table: str,
+    source_flag: str,
+) -> int:
+    """Replace each user's sessions from its bound on (recomputed from its facts from there)."""
+    async with connection.transaction():
+        await connection.execute(
+            f"DELETE FROM {table} s USING {BOUNDS} WHERE s.user_id = b.user_id "
+            "AND s.session_start >= b.lower_bound",
+            list(bounds),
+            list(bounds.values()),
         )
+        return await write_sessions(connection, sessions, list(bounds), table, source_flag)
+
+
+async def write_sessions(
+    connection: asyncpg.Connection,
+    sessions: pd.DataFrame,
+    user_ids: list[str],
+    table: str,
+    source_flag: str,
+) -> int:
+    """Call it in the transaction that deleted what these sessions replace."""
+    if forgotten := await forgotten_among(connection, user_ids):
+        sessions = sessions[~sessions["user_id"].isin(forgotten)]
+    columns = (*SESSION_COLUMNS, "source_flag")
+    records = frame_records(sessions.assign(source_flag=source_flag), columns)
+    await connection.copy_records_to_table(table, records=records, columns=columns)
     return len(sessions)
+
+
+async def session_bounds(
+    connection: asyncpg.Connection,
+    table: str,
+    earliest_new: dict[str, datetime],
+    inactivity_gap_seconds: int,
+) -> dict[str, datetime]:
+    """Per user, where its sessions must be rebuilt from, given the earliest of its new facts.
+    Call it under the users' session locks, as another rebuild may move them."""
+    rows = await connection.fetch(
+        SESSION_BOUNDS.format(table=table),
+        list(earliest_new),
+        list(earliest_new.values()),
+        inactivity_gap_seconds,
+    )
+    return {row["user_id"]: row["lower_bound"] for row in rows}
 
 
 async def read_facts_of_users(
     connection: asyncpg.Connection, table: str, user_ids: list[str]
 ) -> pd.DataFrame:
     rows = await connection.fetch(
-        f"SELECT {', '.join(FACT_COLUMNS)} FROM {table} WHERE user_id = ANY($1::text[])",
+        f"SELECT {selected(FACT_COLUMNS)} FROM {table} f WHERE user_id = ANY($1::text[])",
         user_ids,
     )
-    frame = pd.DataFrame([tuple(row) for row in rows], columns=list(FACT_COLUMNS))
-    frame["event_id"] = frame["event_id"].astype(str)
-    for column in ("occurred_at", "received_at"):
+    return records_frame(rows, FACT_COLUMNS)
+
+
+async def read_valid_facts_from(
+    connection: asyncpg.Connection, table: str, bounds: dict[str, datetime], columns: Sequence[str]
+) -> pd.DataFrame:
+    """The valid facts of each user from its bound on: all that sessions are made of."""
+    # The ANY narrows the scan itself to these users, before the join.
+    rows = await connection.fetch(
+        f"SELECT {selected(columns)} FROM {table} f JOIN {BOUNDS} "
+        "ON f.user_id = b.user_id AND f.occurred_at >= b.lower_bound "
+        "WHERE f.user_id = ANY($1::text[]) AND f.is_valid",
+        list(bounds),
+        list(bounds.values()),
+    )
+    return records_frame(rows, columns)
+
+
+def selected(columns: Sequence[str]) -> str:
+    return ", ".join(f"f.{c}::text AS {c}" if c == "event_id" else f"f.{c}" for c in columns)
+
+
+def records_frame(rows: list[asyncpg.Record], columns: Sequence[str]) -> pd.DataFrame:
+    frame = pd.DataFrame({name: [row[index] for row in rows] for index, name in enumerate(columns)})
+    for column in {"occurred_at", "received_at"}.intersection(columns):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame

@@ -30,10 +30,11 @@ def events_frame(stored_events: list[dict[str, Any]]) -> pd.DataFrame:
     return staged_frame([staged_row(event) for event in stored_events])
 
 
-def staged_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def staged_frame(rows: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """The frame of rows already in the staged form: read back from stg_user_logs (with the
-    objects decoded), or made by staged_row."""
-    frame = pd.DataFrame(rows, columns=list(EVENT_FRAME_COLUMNS))
+    objects decoded), or made by staged_row; as a list of rows or as columns."""
+    # As objects, so a bigint column with gaps never passes through a float.
+    frame = pd.DataFrame(rows, columns=list(EVENT_FRAME_COLUMNS), dtype=object)
     for field in FRAME_FIELDS:
         if field.kind == "bigint":
             frame[field.name] = frame[field.name].astype("Int64")

@@ -6,6 +6,8 @@ timestamps), context and payload (dicts). The meaning of each rule is in jobs/ru
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -27,14 +29,15 @@ def build_facts(events: pd.DataFrame, rules: Rules) -> pd.DataFrame:
         },
         index=events.index,
     )
+    documents = {parent: events[parent].tolist() for parent, _ in rules.fields.values()}
     for column, (parent, key) in rules.fields.items():
-        facts[column] = events[parent].map(lambda document, k=key: (document or {}).get(k))
+        facts[column] = pd.Series(field_values(documents[parent], key), index=events.index)
     for column in ("position_seconds", "duration_seconds", "rating"):
         facts[column] = pd.to_numeric(facts[column]).astype("Float64")
     facts["event_date"] = facts["occurred_at"].dt.date
     facts["event_hour"] = facts["occurred_at"].dt.hour.astype("Int64")
     add_watch_fields(facts, rules)
-    facts["rating_bucket"] = facts["rating"].map(lambda r: rating_bucket(r, rules))
+    facts["rating_bucket"] = rating_buckets(facts["rating"], rules)
     add_comment_reading(facts, rules)
     facts["invalid_reason"] = invalid_reasons(facts, rules)
     facts["is_valid"] = facts["invalid_reason"].isna()
@@ -42,9 +45,16 @@ def build_facts(events: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     return facts.loc[:, list(FACT_COLUMNS)].reset_index(drop=True)
 
 
+def field_values(documents: list[Any], key: str) -> list[Any]:
+    return [document.get(key) if document else None for document in documents]
+
+
 def normalised_types(types: pd.Series, rules: Rules) -> pd.Series:
-    cleaned = types.astype(str).str.strip().str.lower()
-    return cleaned.map(lambda name: rules.aliases.get(name, name))
+    """Each distinct name is cleaned once: there are few of them."""
+    codes, names = pd.factorize(types.astype(str))
+    cleaned = pd.Index(names).str.strip().str.lower()
+    normalised = np.array([rules.aliases.get(name, name) for name in cleaned], dtype=object)
+    return pd.Series(normalised[codes], index=types.index)
 
 
 def add_watch_fields(facts: pd.DataFrame, rules: Rules) -> None:
@@ -64,27 +74,27 @@ def add_watch_fields(facts: pd.DataFrame, rules: Rules) -> None:
     facts["watch_seconds"] = clamped.where(~started, 0.0).where(is_watch)
 
 
-def rating_bucket(rating: float | None, rules: Rules) -> str | None:
-    if rating is None or pd.isna(rating):
-        return None
+def rating_buckets(ratings: pd.Series, rules: Rules) -> pd.Series:
+    """The first bucket holding each rating; the last one also holds its max."""
+    rating = ratings.to_numpy(dtype=float, na_value=np.nan)
     last = rules.rating_buckets[-1]
-    for bucket in rules.rating_buckets:
-        if bucket.min <= rating < bucket.max or (bucket is last and rating == last.max):
-            return bucket.name
-    return None
+    held = [
+        ((bucket.min <= rating) & (rating < bucket.max)) | ((bucket is last) & (rating == last.max))
+        for bucket in rules.rating_buckets
+    ]
+    names = [bucket.name for bucket in rules.rating_buckets]
+    return pd.Series(np.select(held, names, default=None), index=ratings.index, dtype=object)
 
 
 def add_comment_reading(facts: pd.DataFrame, rules: Rules) -> None:
-    readings = facts["comment_text"].map(
-        lambda text: read_comment(text, rules.sentiment), na_action="ignore"
-    )
-    facts["emotion"] = readings.map(lambda reading: reading.label, na_action="ignore")
-    facts["emotion_score"] = readings.map(lambda reading: reading.score, na_action="ignore").astype(
+    """Each distinct text is read once: comments repeat."""
+    texts = facts["comment_text"]
+    readings = {text: read_comment(text, rules.sentiment) for text in texts.dropna().unique()}
+    facts["emotion"] = texts.map({text: r.label for text, r in readings.items()})
+    facts["emotion_score"] = texts.map({text: r.score for text, r in readings.items()}).astype(
         "Float64"
     )
-    facts["primary_emotion"] = readings.map(
-        lambda reading: reading.primary_emotion, na_action="ignore"
-    )
+    facts["primary_emotion"] = texts.map({text: r.primary_emotion for text, r in readings.items()})
 
 
 def invalid_reasons(facts: pd.DataFrame, rules: Rules) -> pd.Series:
