@@ -28,6 +28,9 @@ def build_spark_session(app_name: str, config: SparkConfig) -> SparkSession:
         SparkSession.builder.appName(app_name)
         .config("spark.driver.memory", config.driver_memory)
         .config("spark.sql.shuffle.partitions", "2")
+        # Re-planning at each shuffle cost a small micro-batch more than it saved: p95
+        # freshness 2.97 s with it, 2.62 s without. SPARK_CONF turns it back on.
+        .config("spark.sql.adaptive.enabled", "false")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")  # progress bars garble the job's log
         # Bind to loopback only, whatever the host name resolves to.

@@ -53,6 +53,10 @@ def spark() -> Iterator[SparkSession]:
     session.stop()
 
 
+def test_micro_batches_are_planned_once_not_at_each_shuffle(spark) -> None:
+    assert spark.conf.get("spark.sql.adaptive.enabled") == "false"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
