@@ -13,6 +13,7 @@ import pandas as pd
 from jobs.forgotten_users import forgotten_among, not_forgotten
 from jobs.frames import frame_records
 from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
+from jobs.session_bounds import session_bounds_query
 
 FACT_ROW_COLUMNS = (*FACT_COLUMNS, "source_flag")
 FactRows = list[tuple[Any, ...]]  # in FACT_ROW_COLUMNS order
@@ -20,30 +21,9 @@ FACT_TABLES = {"spark": "fact_user_event", "pandas": "fact_user_event_fallback"}
 SESSION_TABLES = {"spark": "dim_session", "pandas": "dim_session_fallback"}
 # Per-user bounds passed as two arrays: user ids ($1) and times ($2).
 BOUNDS = "unnest($1::text[], $2::timestamptz[]) AS b (user_id, lower_bound)"
-# As the Spark stream's bounds (jobs/spark/batch_store.py): per user, the start of the activity
-# run holding its first session that the new facts can touch (one ending within the inactivity
-# gap of the earliest new fact), or that earliest new fact itself. Sessions before the bound are
-# more than the gap away from everything new, and a run start keeps the max-length cuts where
-# they were, so rebuilding from there gives what rebuilding the whole history would.
-SESSION_BOUNDS = """
-    WITH new AS (
-        SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS n (user_id, earliest_new)
-    ), sessions AS (
-        SELECT s.user_id, s.session_start, s.session_end,
-            coalesce(s.session_start - lag(s.session_end) OVER w > $3 * interval '1 second', true)
-                AS starts_run
-        FROM {table} s JOIN new USING (user_id)
-        WINDOW w AS (PARTITION BY s.user_id ORDER BY s.session_start)
-    ), runs AS (
-        SELECT user_id, session_end, max(session_start) FILTER (WHERE starts_run)
-            OVER (PARTITION BY user_id ORDER BY session_start) AS run_start
-        FROM sessions
-    )
-    SELECT n.user_id, least(n.earliest_new, min(r.run_start)) AS lower_bound
-    FROM new n LEFT JOIN runs r ON r.user_id = n.user_id
-        AND r.session_end >= n.earliest_new - $3 * interval '1 second'
-    GROUP BY n.user_id, n.earliest_new
-"""
+EARLIEST_NEW_OF_ARRAYS = (
+    "SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS n (user_id, earliest_new)"
+)
 
 
 async def insert_facts(
@@ -136,7 +116,7 @@ async def session_bounds(
     """Per user, where its sessions must be rebuilt from, given the earliest of its new facts.
     Call it under the users' session locks, as another rebuild may move them."""
     rows = await connection.fetch(
-        SESSION_BOUNDS.format(table=table),
+        session_bounds_query(table, EARLIEST_NEW_OF_ARRAYS),
         list(earliest_new),
         list(earliest_new.values()),
         inactivity_gap_seconds,

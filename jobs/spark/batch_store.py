@@ -19,37 +19,20 @@ import asyncpg
 from jobs import session_locks
 from jobs.forgotten_users import not_forgotten
 from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS, SESSION_INPUT_COLUMNS
+from jobs.session_bounds import session_bounds_query
 
 T = TypeVar("T")
 FACT_NAMES = ", ".join((*FACT_COLUMNS, "source_flag"))
 SESSION_NAMES = ", ".join((*SESSION_COLUMNS, "source_flag"))
-# Per user of the batch, where its sessions must be rebuilt from: the start of the activity run
-# holding its first session that the new events can touch (one ending within the inactivity gap
-# of the earliest new event), or the earliest new event itself. Sessions before that bound are
-# separated from everything new by more than the gap, and a run start keeps the max-length cuts
-# where they were, so rebuilding from there gives what rebuilding the whole history would.
-SESSION_BOUNDS = """
+BATCH_EARLIEST_NEW = """
+    SELECT user_id, min(occurred_at) AS earliest_new FROM spark_incoming_facts
+    WHERE stream = $1 AND batch_id = $2 GROUP BY user_id
+"""
+# Where each user of the batch has its sessions rebuilt from ($1 stream, $2 batch, $3 the gap).
+SESSION_BOUNDS = f"""
     INSERT INTO spark_session_bounds (stream, batch_id, user_id, lower_bound)
-    WITH batch AS (
-        SELECT user_id, min(occurred_at) AS first_new FROM spark_incoming_facts
-        WHERE stream = $1 AND batch_id = $2 GROUP BY user_id
-    ), sessions AS (
-        SELECT s.user_id, s.session_start, s.session_end,
-            coalesce(s.session_start - lag(s.session_end) OVER w > $3 * interval '1 second', true)
-                AS starts_run
-        FROM dim_session s JOIN batch USING (user_id)
-        WINDOW w AS (PARTITION BY s.user_id ORDER BY s.session_start)
-    ), first_touched AS (
-        SELECT b.user_id, b.first_new, min(s.session_start) AS touched_start
-        FROM batch b LEFT JOIN sessions s ON s.user_id = b.user_id
-            AND s.session_end >= b.first_new - $3 * interval '1 second'
-        GROUP BY b.user_id, b.first_new
-    )
-    SELECT $1, $2, f.user_id, least(f.first_new, coalesce((
-        SELECT max(s.session_start) FROM sessions s
-        WHERE s.user_id = f.user_id AND s.starts_run AND s.session_start <= f.touched_start
-    ), f.first_new))
-    FROM first_touched f
+    SELECT $1, $2, user_id, lower_bound
+    FROM ({session_bounds_query("dim_session", BATCH_EARLIEST_NEW)}) AS bounds
 """
 
 
@@ -141,6 +124,12 @@ def facts_of_stream_users_query(stream: str) -> str:
         f"ON b.user_id = f.user_id AND b.stream = '{quoted}' "
         f"WHERE f.user_id = ANY({users}) AND f.occurred_at >= b.lower_bound"
     )
+
+
+def user_shares(count: int) -> list[str]:
+    """Conditions that split users into `count` disjoint shares, one per reading task."""
+    share_of = f"mod(hashtext(user_id)::bigint + 2147483648, {count:d})"  # hashtext is an int4
+    return [f"{share_of} = {share:d}" for share in range(count)]
 
 
 async def insert_facts_once(connection: asyncpg.Connection, stream: str, batch_id: int) -> None:
