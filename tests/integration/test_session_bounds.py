@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from jobs.spark.batch_store import SESSION_BOUNDS
+from jobs.spark.batch_store import SESSION_BOUNDS, clear_incoming
 
 GAP_SECONDS = 1800
 
@@ -62,3 +62,20 @@ async def test_bounds_start_at_the_touched_run(pg, unique):
         before_all: at(10),
         fresh: at(9),
     }
+
+
+async def test_a_stream_reads_the_bounds_of_its_batch_in_flight_only(pg, unique):
+    """A batch that died leaves its rows under its own batch id; the next batch, under another
+    id, must not rebuild that batch's users from them."""
+    stream, other = f"flight-{unique}", f"flight-other-{unique}"
+    for name, batch_id in ((stream, 7), (stream, 8), (other, 7)):
+        await pg.execute(
+            "INSERT INTO spark_session_bounds (stream, batch_id, user_id, lower_bound) "
+            "VALUES ($1, $2, $3, $4)",
+            name, batch_id, f"left-{batch_id}-{unique}", at(1),
+        )  # fmt: skip
+    await clear_incoming(pg, stream)
+    left = await pg.fetch("SELECT stream FROM spark_session_bounds WHERE stream = ANY($1)",
+                          [stream, other])  # fmt: skip
+    assert [row["stream"] for row in left] == [other]
+    await pg.execute("DELETE FROM spark_session_bounds WHERE stream = $1", other)

@@ -53,7 +53,7 @@ def spark() -> Iterator[SparkSession]:
     session.stop()
 
 
-def test_micro_batches_are_planned_once_not_at_each_shuffle(spark) -> None:
+def test_adaptive_execution_is_off_by_default(spark) -> None:
     assert spark.conf.get("spark.sql.adaptive.enabled") == "false"
 
 
