@@ -26,13 +26,6 @@ EARLIEST_NEW_OF_ARRAYS = (
 )
 
 
-async def insert_facts(
-    connection: asyncpg.Connection, facts: pd.DataFrame, table: str, source_flag: str
-) -> int:
-    """Insert facts whose event is not yet in the table; returns how many were new."""
-    return await insert_fact_rows(connection, fact_rows(facts, source_flag), table)
-
-
 def fact_rows(facts: pd.DataFrame, source_flag: str) -> FactRows:
     """The rows insert_fact_rows takes: CPU work a caller may do away from the event loop."""
     return list(frame_records(facts.assign(source_flag=source_flag), FACT_ROW_COLUMNS))

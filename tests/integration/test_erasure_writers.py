@@ -23,7 +23,7 @@ from app.db.postgres import PostgresPool
 from app.model.promotion import promote
 from app.ops.erasure import ErasureBlocked, forget_user
 from jobs.forgotten_users import user_hash
-from jobs.model_store import insert_facts, replace_sessions
+from jobs.model_store import fact_rows, insert_fact_rows, replace_sessions
 from jobs.pandas.events_frame import events_frame
 from jobs.pandas.transforms import build_facts, build_sessions
 from jobs.rules import load_rules
@@ -189,7 +189,7 @@ async def test_the_fallback_and_promotion_write_nothing_of_a_listed_user(setting
     facts = build_facts(events_frame(stored), RULES)
     users = [gone, late, kept]
     await pg.execute("INSERT INTO forgotten_users (user_hash) VALUES ($1)", user_hash(gone))
-    await insert_facts(pg, facts, "fact_user_event_fallback", "pandas")
+    await insert_fact_rows(pg, fact_rows(facts, "pandas"), "fact_user_event_fallback")
     await replace_sessions(
         pg, build_sessions(facts, RULES), users, "dim_session_fallback", "pandas"
     )

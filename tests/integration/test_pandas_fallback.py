@@ -13,7 +13,7 @@ import pandas as pd
 
 from jobs.forgotten_users import user_hash
 from jobs.model_columns import SESSION_COLUMNS
-from jobs.model_store import insert_facts, read_facts_of_users, session_bounds
+from jobs.model_store import fact_rows, insert_fact_rows, read_facts_of_users, session_bounds
 from jobs.pandas.events_frame import events_frame, staged_frame
 from jobs.pandas.fallback import FACTS, SESSIONS, build_fallback, staged_chunks
 from jobs.pandas.transforms import build_facts, build_sessions
@@ -108,9 +108,9 @@ async def test_each_insert_in_one_transaction_goes_over_its_own_rows_only(pg, un
         build_facts(events_frame([click(user, received, received)]), RULES) for _ in range(2)
     )
     async with pg.transaction():
-        assert await insert_facts(pg, first, FACTS, "pandas") == 1
-        assert await insert_facts(pg, first, FACTS, "pandas") == 0  # already in
-        assert await insert_facts(pg, second, FACTS, "pandas") == 1
+        assert await insert_fact_rows(pg, fact_rows(first, "pandas"), FACTS) == 1
+        assert await insert_fact_rows(pg, fact_rows(first, "pandas"), FACTS) == 0  # already in
+        assert await insert_fact_rows(pg, fact_rows(second, "pandas"), FACTS) == 1
         assert await pg.fetchval(f"SELECT count(*) FROM incoming_{FACTS}") == 0
 
 

@@ -16,7 +16,7 @@ from app.consumers.postgres_staging import PostgresStagingSink
 from app.consumers.records import SourceRecord, decode_event
 from app.db.postgres import PostgresPool
 from app.model.reapply import reapply_to_history
-from jobs.model_store import insert_facts
+from jobs.model_store import fact_rows, insert_fact_rows
 from jobs.pandas.events_frame import staged_frame
 from jobs.pandas.fallback import staged_chunks
 from jobs.pandas.transforms import build_facts
@@ -72,7 +72,8 @@ async def test_facts_of_older_rules_are_rebuilt_and_their_rollups_follow(setting
         async with pool.connection() as connection:
             async for chunk in staged_chunks(connection, since, until, 100):
                 facts = build_facts(staged_frame(chunk), OLD_RULES)
-                assert await insert_facts(connection, facts, "fact_user_event", "spark") == 3
+                rows = fact_rows(facts, "spark")
+                assert await insert_fact_rows(connection, rows, "fact_user_event") == 3
         day = moment.date()
         before = dict(await pg.fetchrow(ROLLUP, day))
         assert (before["neutral"], before["joy"]) == (3, 0)  # counted by the insert trigger
