@@ -56,6 +56,9 @@ async def reapply_rules(
                 REBUILT, records=frame_records(facts, FACT_COLUMNS), columns=FACT_COLUMNS
             )
             rewritten = await connection.fetch(UPDATE_FACTS)
+            # Inside the cursor's transaction ON COMMIT never comes between chunks: without
+            # this, each UPDATE would go over every earlier chunk's rows again.
+            await connection.execute(f"TRUNCATE {REBUILT}")
         result.facts_rewritten += len(rewritten)
         result.days.update(row["event_date"] for row in rewritten)
         result.events += len(chunk)

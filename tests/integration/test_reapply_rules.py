@@ -19,6 +19,7 @@ from app.model.reapply import reapply_to_history
 from jobs.model_store import fact_rows, insert_fact_rows
 from jobs.pandas.events_frame import staged_frame
 from jobs.pandas.fallback import staged_chunks
+from jobs.pandas.reapply import REBUILT, reapply_rules
 from jobs.pandas.transforms import build_facts
 from jobs.rules import load_rules
 from jobs.sentiment import read_comment
@@ -99,6 +100,10 @@ async def test_facts_of_older_rules_are_rebuilt_and_their_rollups_follow(setting
 
         again = await reapply_to_history(pool, RULES, since, until)
         assert (again.events, again.facts_rewritten, again.days) == (3, 0, set())
+        # Chunk by chunk inside one transaction, each UPDATE goes over its own chunk only.
+        async with pool.connection() as connection, connection.transaction():
+            await reapply_rules(connection, RULES, since, until, chunk_size=1)
+            assert await connection.fetchval(f"SELECT count(*) FROM {REBUILT}") == 0
 
         # The command's dry run counts the range and writes nothing.
         await pg.execute(
