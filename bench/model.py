@@ -28,6 +28,7 @@ from bench.model_data import (
     publish_and_stage,
     starting_offsets_now,
 )
+from bench.model_floor import time_fact_insert
 from bench.model_freshness import freshness
 from bench.processes import JobRun, python_module, run_job
 
@@ -152,6 +153,17 @@ def print_without_startup(rows: list[JobMeasurement]) -> None:
     )
 
 
+def print_floor(rows: list[JobMeasurement], facts: int, seconds: float) -> None:
+    """PostgreSQL's one insert of the facts, against Spark's time without its start-up."""
+    spark, _pandas, spark_idle, _pandas_idle = rows
+    working = spark.run.seconds - spark_idle.run.seconds
+    print(
+        f"\nPostgreSQL alone, the same {facts} facts into fact_user_event in one INSERT "
+        f"(indexes and rollup trigger, rolled back): {seconds:.1f} s, {facts / seconds:.0f} "
+        f"facts/s, {seconds / working:.0%} of Spark's {working:.1f} s without start-up"
+    )
+
+
 async def throughput(args: argparse.Namespace) -> None:
     settings = Settings()
     traffic = fresh_traffic(args.users or max(200, args.events // 50))
@@ -169,6 +181,7 @@ async def throughput(args: argparse.Namespace) -> None:
         )
         print_job_table(title, rows)
         print_without_startup(rows)
+        print_floor(rows, *await time_fact_insert(connection, staged.user_ids or set()))
         print(
             f"{staged.events} events ({staged.comments / staged.events:.1%} comments) of "
             f"{len(staged.user_ids or ())} users {traffic.user_prefix}-*, occurred over the last "

@@ -66,7 +66,8 @@ async def test_spark_survives_a_kill_and_agrees_with_the_fallback(service, setti
     events = event_mix(users)
     accepted = await post_all(service.base_url, events)
     comments = {e["event_id"] for e in events if e["event_type"] == "comment"} & accepted
-    await wait_until_landed(settings, accepted, len(comments), limit_seconds=60)
+    landed = await wait_until_landed(settings, accepted, len(comments), limit_seconds=60)
+    assert (landed.staged, landed.comments) == (len(accepted), len(comments)), landed
     after = datetime.now(UTC) + timedelta(seconds=1)
 
     checkpoint = str(tmp_path / "checkpoint")
