@@ -35,6 +35,7 @@ async def promote(
                 await queries.count_awaiting_promotion(connection, since, until)
             )
         async with connection.transaction():
+            await queries.hold_off_other_fact_writers(connection)
             promoted = await queries.promote_facts(connection, since, until)
             if not promoted:
                 return PromotionOutcome(0)

@@ -94,6 +94,13 @@ async def count_awaiting_promotion(
     return await connection.fetchval(f"SELECT count(*) {AWAITING_PROMOTION}", since, until)
 
 
+async def hold_off_other_fact_writers(connection: asyncpg.Connection) -> None:
+    """Until the transaction ends, no one else inserts, changes or deletes facts. A Spark merge
+    inserting some of the same events in another order would otherwise deadlock with it: each
+    waiting on an event id the other has just inserted. The merge waits instead."""
+    await connection.execute("LOCK TABLE fact_user_event IN SHARE ROW EXCLUSIVE MODE")
+
+
 async def promote_facts(
     connection: asyncpg.Connection, since: datetime | None, until: datetime | None
 ) -> list[asyncpg.Record]:
