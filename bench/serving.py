@@ -163,7 +163,7 @@ async def merge_rate(url: str, batches: int, per_batch: int, with_rollups: bool)
                 "WHERE stream = $1 AND batch_id = $2", stream, batch,
             )  # fmt: skip
             started = time.perf_counter()
-            await insert_facts_once(connection, stream, batch)
+            await insert_facts_once([connection], stream, batch)
             elapsed += time.perf_counter() - started
         return batches * per_batch / elapsed
     finally:

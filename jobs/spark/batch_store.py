@@ -9,7 +9,7 @@ batch's users' session locks are held from before Spark reads their facts until 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
@@ -37,19 +37,26 @@ SESSION_BOUNDS = f"""
 
 
 class DriverConnection:
-    """foreachBatch runs on a plain thread: a loop and a connection of its own, kept for a whole
-    batch, so the session locks it takes last from the read of the facts to the commit."""
+    """foreachBatch runs on a plain thread: a loop and connections of its own, kept for a whole
+    batch, so the session locks the first one takes last from the read of the facts to the
+    commit. The others (`writers` in all) share out the insert of the facts."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, writers: int = 1) -> None:
         self._runner = asyncio.Runner()
+        self._connections: list[asyncpg.Connection] = []
         try:
-            self._connection = self._runner.run(asyncpg.connect(dsn))
+            for _ in range(max(writers, 1)):
+                self._connections.append(self._runner.run(asyncpg.connect(dsn)))
         except BaseException:
-            self._runner.close()
+            self._close()
             raise
 
     def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        return self._runner.run(work(self._connection))
+        """On the first connection, the one that holds the batch's session locks."""
+        return self._runner.run(work(self._connections[0]))
+
+    def run_on_all(self, work: Callable[[Sequence[asyncpg.Connection]], Awaitable[T]]) -> T:
+        return self._runner.run(work(self._connections))
 
     def __enter__(self) -> DriverConnection:
         return self
@@ -60,8 +67,12 @@ class DriverConnection:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self._close()
+
+    def _close(self) -> None:
         try:
-            self._runner.run(self._connection.close())  # also frees the session locks
+            for connection in self._connections:
+                self._runner.run(connection.close())  # also frees the session locks
         finally:
             self._runner.close()
 
@@ -86,12 +97,17 @@ async def clear_incoming(connection: asyncpg.Connection, stream: str) -> None:
 
 
 async def merge_facts(
-    connection: asyncpg.Connection, stream: str, batch_id: int, inactivity_gap_seconds: int
+    connections: Sequence[asyncpg.Connection],
+    stream: str,
+    batch_id: int,
+    inactivity_gap_seconds: int,
 ) -> tuple[int, datetime | None]:
-    """Insert the batch's facts once per event, lock its users' sessions until `commit_batch`,
-    and fix from where each user's sessions are rebuilt; returns the batch's events and latest
-    receipt. The bounds are read under the locks, as another rebuild may just have moved them."""
-    await insert_facts_once(connection, stream, batch_id)
+    """Insert the batch's facts once per event, lock its users' sessions until `commit_batch`
+    (on the first connection), and fix from where each user's sessions are rebuilt; returns the
+    batch's events and latest receipt. The bounds are read under the locks, as another rebuild
+    may just have moved them."""
+    await insert_facts_once(connections, stream, batch_id)
+    connection = connections[0]
     users = await connection.fetchval(
         "SELECT array_agg(DISTINCT user_id) FROM spark_incoming_facts "
         "WHERE stream = $1 AND batch_id = $2",
@@ -132,17 +148,33 @@ def user_shares(count: int) -> list[str]:
     return [f"{share_of} = {share:d}" for share in range(count)]
 
 
-async def insert_facts_once(connection: asyncpg.Connection, stream: str, batch_id: int) -> None:
+async def insert_facts_once(
+    connections: Sequence[asyncpg.Connection], stream: str, batch_id: int
+) -> None:
     """The batch's facts not yet in fact_user_event, but none of an erased user; the rollups
-    count them in the same statement (a trigger), so a replayed batch counts nothing."""
+    count them in the same statement (a trigger), so a replayed batch counts nothing.
+
+    A share of the users per connection, side by side: 250,000 facts took one statement 5.5 s
+    and two 3.8 s, each updating five indexes on a core. The shares' events are disjoint and
+    their rollup upserts go in key order, so the statements queue on rollup rows, never in a
+    circle."""
     select = FACT_NAMES.replace("event_id", "event_id::uuid", 1)
-    await connection.execute(
+    statement = (
         f"INSERT INTO fact_user_event ({FACT_NAMES}) SELECT {select} FROM spark_incoming_facts "
-        f"WHERE stream = $1 AND batch_id = $2 AND {not_forgotten('user_id')} "
-        "ON CONFLICT (event_id) DO NOTHING",
-        stream,
-        batch_id,
+        f"WHERE stream = $1 AND batch_id = $2 AND {not_forgotten('user_id')} AND {{share}} "
+        "ON CONFLICT (event_id) DO NOTHING"
     )
+    shares = user_shares(len(connections))
+    outcomes = await asyncio.gather(
+        *(
+            connection.execute(statement.format(share=share), stream, batch_id)
+            for connection, share in zip(connections, shares, strict=True)
+        ),
+        return_exceptions=True,  # each statement ends before the batch fails on the first error
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 RECORD_GAP = """

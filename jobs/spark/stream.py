@@ -59,7 +59,7 @@ class FactBatchWriter:
         self.sessions = build_sessions(users_facts, rules)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        with store.DriverConnection(self.dsn) as db:
+        with store.DriverConnection(self.dsn, writers=self.tasks) as db:
             if db.run(lambda c: store.is_committed(c, self.stream, batch_id)):
                 return  # a batch replayed after a restart: its writes are already in
             # A task per core, not per Kafka partition: a small batch's tasks cost more to run
@@ -89,8 +89,8 @@ class FactBatchWriter:
         unparsed = sum(row["unparsed"] for row in partitions)
         db.run(lambda c: store.clear_incoming(c, self.stream))
         self._append(first_copies(records), batch_id, "spark_incoming_facts")
-        events, latest = db.run(
-            lambda c: store.merge_facts(c, self.stream, batch_id, self.gap_seconds)
+        events, latest = db.run_on_all(
+            lambda cs: store.merge_facts(cs, self.stream, batch_id, self.gap_seconds)
         )
         self._append(self.sessions, batch_id, "spark_incoming_sessions")
         db.run(

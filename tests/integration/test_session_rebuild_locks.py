@@ -92,7 +92,7 @@ async def test_a_promotion_waits_for_the_spark_batch_rebuilding_its_user(setting
     pool = PostgresPool(settings.database_url)
     try:
         events, latest = await batch_store.merge_facts(
-            spark, stream, 0, RULES.inactivity_gap_seconds
+            [spark], stream, 0, RULES.inactivity_gap_seconds
         )
         # What Spark's JDBC read sees, and the sessions it builds from it.
         rows = await spark.fetch(batch_store.facts_of_stream_users_query(stream))

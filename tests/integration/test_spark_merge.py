@@ -1,0 +1,69 @@
+"""The Spark batch merge shares its insert out over connections: every fact of the batch lands
+once, those already in stay as they were, and the rollups count each new fact once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from jobs.rules import load_rules
+from jobs.spark import batch_store
+
+RULES = load_rules()
+INSERT_FACT = """
+    INSERT INTO {table} (event_id, event_type, user_id, occurred_at, received_at, event_date,
+        event_hour, is_completed, is_valid, rules_version, source_flag{more})
+    VALUES ($1, 'click', $2, $3, $3, ($3::timestamptz AT TIME ZONE 'UTC')::date,
+        extract(hour FROM $3::timestamptz AT TIME ZONE 'UTC'), false, true, $4, $5{places})
+"""
+
+
+async def share_of(pg: asyncpg.Connection, user: str, shares: int) -> int:
+    conditions = batch_store.user_shares(shares)
+    for share, condition in enumerate(conditions):
+        if await pg.fetchval(f"SELECT {condition} FROM (SELECT $1::text AS user_id) u", user):
+            return share
+    raise AssertionError(f"{user} is in no share")
+
+
+async def test_a_batch_merged_over_two_connections_lands_once(settings, pg, unique):
+    stream = f"merge-{unique}"
+    at = datetime(2005, 1, 1, tzinfo=UTC) + timedelta(seconds=int(unique, 16) % 10**7)
+    users = [f"merge-{unique}-{n}" for n in range(10)]
+    assert {await share_of(pg, user, 2) for user in users} == {0, 1}  # both connections work
+    incoming = {uuid.uuid4(): user for user in users for _ in range(4)}
+    already_in = list(incoming)[::8]  # 5 of them, a replayed batch's leftovers
+    for event_id in already_in:
+        await pg.execute(
+            INSERT_FACT.format(table="fact_user_event", more="", places=""),
+            event_id, incoming[event_id], at, RULES.version, "pandas",
+        )  # fmt: skip
+    for event_id, user in incoming.items():
+        await pg.execute(
+            INSERT_FACT.format(
+                table="spark_incoming_facts", more=", stream, batch_id", places=", $6, 0"
+            ),
+            str(event_id), user, at, RULES.version, "spark", stream,
+        )  # fmt: skip
+    connections = [await asyncpg.connect(settings.database_url) for _ in range(2)]
+    try:
+        events, latest = await batch_store.merge_facts(
+            connections, stream, 0, RULES.inactivity_gap_seconds
+        )
+    finally:
+        for connection in connections:
+            await connection.close()
+        await batch_store.clear_incoming(pg, stream)
+
+    assert (events, latest) == (len(incoming), at)
+    rows = await pg.fetch(
+        "SELECT event_id, source_flag FROM fact_user_event WHERE user_id = ANY($1::text[])", users
+    )
+    assert sorted(row["event_id"] for row in rows) == sorted(incoming)
+    assert {row["event_id"] for row in rows if row["source_flag"] == "pandas"} == set(already_in)
+    counted = await pg.fetchval(
+        "SELECT count(*) FROM fact_user_event WHERE event_date = $1 AND is_valid", at.date()
+    )
+    assert await pg.fetchval("SELECT events FROM rollup_day WHERE day = $1", at.date()) == counted
