@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,11 +19,9 @@ FACT_ROW_COLUMNS = (*FACT_COLUMNS, "source_flag")
 FactRows = list[tuple[Any, ...]]  # in FACT_ROW_COLUMNS order
 FACT_TABLES = {"spark": "fact_user_event", "pandas": "fact_user_event_fallback"}
 SESSION_TABLES = {"spark": "dim_session", "pandas": "dim_session_fallback"}
-# Per-user bounds passed as two arrays: user ids ($1) and times ($2).
+# Per-user times passed as two arrays: user ids ($1) and times ($2).
 BOUNDS = "unnest($1::text[], $2::timestamptz[]) AS b (user_id, lower_bound)"
-EARLIEST_NEW_OF_ARRAYS = (
-    "SELECT * FROM unnest($1::text[], $2::timestamptz[]) AS n (user_id, earliest_new)"
-)
+EARLIEST_NEW_OF_ARRAYS = f"SELECT b.user_id, b.lower_bound AS earliest_new FROM {BOUNDS}"
 
 
 def fact_rows(facts: pd.DataFrame, source_flag: str) -> FactRows:
@@ -61,42 +59,33 @@ async def replace_sessions(
     source_flag: str,
 ) -> int:
     """Replace every session of these users (recomputed from all their facts) in one go."""
-    async with connection.transaction():
-        await connection.execute(f"DELETE FROM {table} WHERE user_id = ANY($1::text[])", user_ids)
-        return await write_sessions(connection, sessions, user_ids, table, source_flag)
+    return await replace_sessions_from(
+        connection, sessions, dict.fromkeys(user_ids), table, source_flag
+    )
 
 
 async def replace_sessions_from(
     connection: asyncpg.Connection,
     sessions: pd.DataFrame,
-    bounds: dict[str, datetime],
+    bounds: Mapping[str, datetime | None],
     table: str,
     source_flag: str,
 ) -> int:
-    """Replace each user's sessions from its bound on (recomputed from its facts from there)."""
+    """Replace each user's sessions from its bound on (recomputed from its facts from there);
+    all of them where the bound is None."""
+    user_ids = list(bounds)
     async with connection.transaction():
         await connection.execute(
             f"DELETE FROM {table} s USING {BOUNDS} WHERE s.user_id = b.user_id "
-            "AND s.session_start >= b.lower_bound",
-            list(bounds),
+            "AND (b.lower_bound IS NULL OR s.session_start >= b.lower_bound)",
+            user_ids,
             list(bounds.values()),
         )
-        return await write_sessions(connection, sessions, list(bounds), table, source_flag)
-
-
-async def write_sessions(
-    connection: asyncpg.Connection,
-    sessions: pd.DataFrame,
-    user_ids: list[str],
-    table: str,
-    source_flag: str,
-) -> int:
-    """Call it in the transaction that deleted what these sessions replace."""
-    if forgotten := await forgotten_among(connection, user_ids):
-        sessions = sessions[~sessions["user_id"].isin(forgotten)]
-    columns = (*SESSION_COLUMNS, "source_flag")
-    records = frame_records(sessions.assign(source_flag=source_flag), columns)
-    await connection.copy_records_to_table(table, records=records, columns=columns)
+        if forgotten := await forgotten_among(connection, user_ids):
+            sessions = sessions[~sessions["user_id"].isin(forgotten)]
+        columns = (*SESSION_COLUMNS, "source_flag")
+        records = frame_records(sessions.assign(source_flag=source_flag), columns)
+        await connection.copy_records_to_table(table, records=records, columns=columns)
     return len(sessions)
 
 
