@@ -19,22 +19,22 @@ NEW_IDS = NAMES.replace("event_id", "gen_random_uuid()", 1)
 
 
 async def time_fact_insert(connection: asyncpg.Connection, user_ids: set[str]) -> tuple[int, float]:
-    """The facts of these users, and the seconds one INSERT of them again took."""
+    """How many facts of these users one INSERT put in again, and the seconds it took."""
     transaction = connection.transaction()
     await transaction.start()
     try:
-        copied = await connection.execute(
+        await connection.execute(
             f"CREATE TEMP TABLE floor_facts ON COMMIT DROP AS SELECT {NAMES} "
             "FROM fact_user_event WHERE user_id = ANY($1::text[])",
             sorted(user_ids),
         )
         await connection.execute("ANALYZE floor_facts")
         started = time.perf_counter()
-        await connection.execute(
+        inserted = await connection.execute(
             f"INSERT INTO fact_user_event ({NAMES}, source_flag) "
             f"SELECT {NEW_IDS}, 'bench' FROM floor_facts ON CONFLICT (event_id) DO NOTHING"
         )
         seconds = time.perf_counter() - started
     finally:
         await transaction.rollback()
-    return int(copied.split()[-1]), seconds
+    return int(inserted.split()[-1]), seconds
