@@ -5,7 +5,6 @@ each waiting on an event id the other has just inserted, which PostgreSQL ends a
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -13,24 +12,9 @@ import asyncpg
 from app.db.postgres import PostgresPool
 from app.model.promotion import promote
 from jobs.rules import load_rules
+from tests.integration.fact_support import add_fact
 
 RULES = load_rules()
-INSERT_FACT = """
-    INSERT INTO {table} (event_id, event_type, user_id, occurred_at, received_at, event_date,
-        event_hour, is_completed, is_valid, rules_version, source_flag)
-    VALUES ($1, 'click', $2, $3, $3, ($3::timestamptz AT TIME ZONE 'UTC')::date,
-        extract(hour FROM $3::timestamptz AT TIME ZONE 'UTC'), false, true, $4, $5)
-    ON CONFLICT (event_id) DO NOTHING
-"""
-
-
-async def insert_fact(
-    connection: asyncpg.Connection, table: str, event_id: uuid.UUID, user: str, at: datetime
-) -> None:
-    source = "pandas" if table.endswith("fallback") else "spark"
-    await connection.execute(
-        INSERT_FACT.format(table=table), event_id, user, at, RULES.version, source
-    )
 
 
 async def wait_until_blocked(pg: asyncpg.Connection, task: asyncio.Task) -> None:
@@ -47,22 +31,22 @@ async def test_a_promotion_and_a_spark_merge_of_the_same_events_do_not_deadlock(
 ):
     user = f"promote-beside-spark-{unique}"
     at = datetime(2004, 1, 1, tzinfo=UTC) + timedelta(seconds=int(unique, 16) % 10**7)
-    first, second = uuid.uuid4(), uuid.uuid4()
     # The fallback built both events; the promotion goes over them first, then second.
-    await insert_fact(pg, "fact_user_event_fallback", first, user, at)
-    await insert_fact(pg, "fact_user_event_fallback", second, user, at + timedelta(seconds=1))
+    first = await add_fact(pg, "fact_user_event_fallback", user, at)
+    second = await add_fact(pg, "fact_user_event_fallback", user, at + timedelta(seconds=1))
     spark = await asyncpg.connect(settings.database_url)
     pool = PostgresPool(settings.database_url)
     try:
         # A Spark merge midway through its insert, in Kafka's order: second in, first next.
         merge = spark.transaction()
         await merge.start()
-        await insert_fact(spark, "fact_user_event", second, user, at + timedelta(seconds=1))
+        await add_fact(spark, "fact_user_event", user, at + timedelta(seconds=1),
+                       event_id=second, source_flag="spark")  # fmt: skip
         promotion = asyncio.create_task(
             promote(pool, RULES, "test", since=at, until=at + timedelta(seconds=2))
         )
         await wait_until_blocked(pg, promotion)
-        await insert_fact(spark, "fact_user_event", first, user, at)
+        await add_fact(spark, "fact_user_event", user, at, event_id=first, source_flag="spark")
         await merge.commit()
         outcome = await promotion
     finally:

@@ -21,6 +21,7 @@ from jobs.pandas.fallback import build_fallback
 from jobs.pandas.transforms import build_sessions
 from jobs.rules import load_rules
 from jobs.spark import batch_store
+from tests.integration.fact_support import add_fact
 
 RULES = load_rules()
 COMPARED = ("session_id", "session_start", "session_end", "event_count")
@@ -29,23 +30,6 @@ COMPARED = ("session_id", "session_start", "session_end", "event_count")
 def a_moment(unique: str, year: int) -> datetime:
     """A receipt time no other test uses, so a range around it holds only this test's rows."""
     return datetime(year, 1, 1, tzinfo=UTC) + timedelta(seconds=int(unique, 16) % 10**7)
-
-
-async def add_fact(pg, table: str, user: str, occurred_at: datetime, received_at: datetime,
-                   **more: object) -> None:  # fmt: skip
-    """A valid click fact; `more` names further columns, as the incoming table's batch."""
-    names = ", ".join(more)
-    places = "".join(f", ${i}" for i in range(6, 6 + len(more)))
-    event_id = str(uuid.uuid4()) if table == "spark_incoming_facts" else uuid.uuid4()
-    await pg.execute(
-        f"INSERT INTO {table} (event_id, event_type, user_id, occurred_at, received_at, "
-        f"event_date, event_hour, is_completed, is_valid, rules_version, source_flag"
-        f"{', ' if more else ''}{names}) "
-        "VALUES ($1, 'click', $2, $3, $4, ($3::timestamptz AT TIME ZONE 'UTC')::date, "
-        f"extract(hour FROM $3::timestamptz AT TIME ZONE 'UTC'), false, true, $5, 'pandas'"
-        f"{places})",
-        event_id, user, occurred_at, received_at, RULES.version, *more.values(),
-    )  # fmt: skip
 
 
 async def wait_for_lock_or_end(pg, task: asyncio.Task, table: str) -> bool:

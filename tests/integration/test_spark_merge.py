@@ -10,14 +10,9 @@ import asyncpg
 
 from jobs.rules import load_rules
 from jobs.spark import batch_store
+from tests.integration.fact_support import add_fact
 
 RULES = load_rules()
-INSERT_FACT = """
-    INSERT INTO {table} (event_id, event_type, user_id, occurred_at, received_at, event_date,
-        event_hour, is_completed, is_valid, rules_version, source_flag{more})
-    VALUES ($1, 'click', $2, $3, $3, ($3::timestamptz AT TIME ZONE 'UTC')::date,
-        extract(hour FROM $3::timestamptz AT TIME ZONE 'UTC'), false, true, $4, $5{places})
-"""
 
 
 async def share_of(pg: asyncpg.Connection, user: str, shares: int) -> int:
@@ -36,17 +31,10 @@ async def test_a_batch_merged_over_two_connections_lands_once(settings, pg, uniq
     incoming = {uuid.uuid4(): user for user in users for _ in range(4)}
     already_in = list(incoming)[::8]  # 5 of them, a replayed batch's leftovers
     for event_id in already_in:
-        await pg.execute(
-            INSERT_FACT.format(table="fact_user_event", more="", places=""),
-            event_id, incoming[event_id], at, RULES.version, "pandas",
-        )  # fmt: skip
+        await add_fact(pg, "fact_user_event", incoming[event_id], at, event_id=event_id)
     for event_id, user in incoming.items():
-        await pg.execute(
-            INSERT_FACT.format(
-                table="spark_incoming_facts", more=", stream, batch_id", places=", $6, 0"
-            ),
-            str(event_id), user, at, RULES.version, "spark", stream,
-        )  # fmt: skip
+        await add_fact(pg, "spark_incoming_facts", user, at, event_id=event_id,
+                       source_flag="spark", stream=stream, batch_id=0)  # fmt: skip
     connections = [await asyncpg.connect(settings.database_url) for _ in range(2)]
     try:
         events, latest = await batch_store.merge_facts(
