@@ -24,9 +24,9 @@ RUN python -m app.jobs spark-jars /opt/spark-jars --packages "$SPARK_JARS_PACKAG
 RUN mkdir -p /var/lib/movie-pipeline/spark-checkpoint \
     && chown nobody /var/lib/movie-pipeline/spark-checkpoint
 
-ENV API_HOST=0.0.0.0 API_PORT=8000 \
+ENV API_HOST=0.0.0.0 API_PORT=8000 OPS_HOST=0.0.0.0 OPS_PORT=8001 \
     SPARK_JARS=/opt/spark-jars \
     SPARK_CHECKPOINT_DIR=/var/lib/movie-pipeline/spark-checkpoint
-EXPOSE 8000
+EXPOSE 8000 8001
 USER nobody
 CMD ["sh", "-c", "python -m app.ops.prestart && exec python -m app"]

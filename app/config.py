@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,8 +33,36 @@ USER_TOPICS: dict[str, str] = {
 MOVIE_TOPIC = "movie"
 
 
+class MissingSetting(Exception):
+    """A secret that has no default: the operator sets it, or the local stack generates it."""
+
+    def __init__(self, *names: str) -> None:
+        super().__init__(
+            f"{' or '.join(name.upper() for name in names)} is not set: put it in the "
+            "environment or .env (`make up` generates one for the local stack)"
+        )
+
+
+def local_stack_secrets() -> Path | None:
+    """The secrets the local stack generated (`make up`), if there are any and they are this
+    user's alone; the environment and `.env` override them."""
+    path = Path(os.environ.get("STACK_DIR", "/var/tmp/movie-pipeline-stack")) / "secrets.env"
+    try:
+        owner_only = [(p.stat().st_uid, p.stat().st_mode & 0o022) for p in (path.parent, path)]
+    except OSError:
+        return None
+    # Under a world-writable /var/tmp, anyone could plant a folder or a file of secrets.
+    if any(uid != os.getuid() or writable for uid, writable in owner_only):
+        return None
+    return path if path.stat().st_mode & 0o077 == 0 else None
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=tuple(file for file in (local_stack_secrets(), ".env") if file),
+        extra="ignore",
+        frozen=True,
+    )
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic_partitions: int = Field(default=3, ge=1, le=64)
@@ -51,6 +80,33 @@ class Settings(BaseSettings):
     api_max_connections: int = Field(default=2048, ge=1)  # beyond: 503 at once
     api_header_timeout_seconds: float = Field(default=10.0, gt=0)  # then the connection closes
     api_body_timeout_seconds: float = Field(default=30.0, gt=0)  # then 408
+    # The operators' listener: /metrics, /status, the pipeline page, /demo, /ready's detail.
+    # Loopback by default: what it shows is for the people running the service.
+    ops_host: str = "127.0.0.1"
+    ops_port: int = Field(default=8001, ge=1, le=65535)
+    # Proxies whose X-Forwarded-For names the client (comma-separated addresses or networks);
+    # from anyone else the header is ignored, so a client cannot choose its own address.
+    trusted_proxies: str = ""
+
+    # Who may read a user's statistics: a bearer token of the app's identity provider, checked
+    # against its JWKS (asymmetric keys) or a shared HS256 secret; or a service token.
+    auth_jwks_url: str | None = None
+    auth_hs256_secret: SecretStr | None = None
+    auth_issuer: str = "movie-pipeline"
+    auth_audience: str = "movie-pipeline-api"
+    auth_user_claim: str = "sub"  # the claim that holds the user id
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=300)  # clock skew allowed on exp, nbf
+    auth_jwks_cache_seconds: int = Field(default=300, ge=10)
+    # Services (the app's own backend) as a JSON object: {"name": {"token": "...",
+    # "scopes": ["users:read"]}}.
+    service_tokens: SecretStr | None = None
+
+    # Fair use, per client address and API process, in the notation of the `limits` library
+    # ("100/second;3000/minute"); beyond, 429 with Retry-After. A page's tracker sends a few
+    # requests a second at most: these leave room for many users behind one NAT address.
+    rate_limits_enabled: bool = True
+    rate_limit_ingest: str = "100/second"
+    rate_limit_read: str = "50/second"
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"  # auto: console on a terminal
 
@@ -117,7 +173,7 @@ class Settings(BaseSettings):
 
     # The analysts' read-only login (prestart creates or updates it) and Metabase's admin.
     analytics_role: str = Field(default="analytics_reader", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    analytics_password: SecretStr = SecretStr("analytics-reader")
+    analytics_password: SecretStr | None = None
     metabase_admin_email: str = "admin@movie-pipeline.local"
     metabase_admin_password: SecretStr | None = None
     metabase_warehouse_host: str = ""  # the database's host as Metabase sees it, if not ours
@@ -128,6 +184,40 @@ class Settings(BaseSettings):
     background_niceness: int = Field(default=10, ge=0, le=19)
     consumer_batch_size: int = Field(default=500, ge=1)
     postgres_pool_size: int = Field(default=10, ge=2)
+
+    @field_validator(
+        "auth_jwks_url", "auth_hs256_secret", "service_tokens", "analytics_password", mode="before"
+    )
+    @classmethod
+    def empty_is_unset(cls, value: object) -> object:
+        # compose passes `${NAME:-}` as an empty string: not a secret, nor a URL.
+        return None if value == "" else value
+
+    @field_validator("auth_hs256_secret")
+    @classmethod
+    def long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be 32 characters or more (RFC 7518: a key as long as its hash)")
+        return value
+
+    @field_validator("rate_limit_ingest", "rate_limit_read")
+    @classmethod
+    def parses_as_limits(cls, value: str) -> str:
+        parse_many(value)  # raises ValueError, which names the setting
+        return value
+
+    @model_validator(mode="after")
+    def listeners_apart(self) -> Settings:
+        if self.ops_port == self.api_port:
+            raise ValueError("OPS_PORT must differ from API_PORT: operators get a listener apart")
+        return self
+
+    def secret(self, name: str) -> str:
+        """A secret setting's value, or a start-up error naming it when it is not set."""
+        value = getattr(self, name)
+        if value is None:
+            raise MissingSetting(name)
+        return value.get_secret_value()
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -12,6 +12,7 @@ from devstack.kafka import Kafka
 from devstack.paths import cache_dir, state_dir
 from devstack.postgres import PostgreSQL
 from devstack.process import StackError, port_open
+from devstack.secrets import ensure_secrets
 from devstack.service import LocalService
 from devstack.spark_jars import fetch_spark_jars
 
@@ -20,6 +21,8 @@ SERVICES: dict[str, LocalService] = {s.name: s for s in (PostgreSQL(), FerretDB(
 
 def up(services: list[LocalService]) -> None:
     fetch_spark_jars()
+    if generated := ensure_secrets(state_dir()):
+        print(f"secrets   generated {', '.join(generated)} in {state_dir()} (make env shows them)")
     for service in services:
         service.prepare()
     started = []

@@ -30,7 +30,7 @@ def warehouse(settings: Settings) -> WarehouseConnection:
         port=parts.port or 5432,
         dbname=parts.path.lstrip("/"),
         user=settings.analytics_role,
-        password=settings.analytics_password.get_secret_value(),
+        password=settings.secret("analytics_password"),
     )
 
 

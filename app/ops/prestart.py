@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 
 from app.bootstrap import Resources, build_resources
-from app.config import Settings, get_settings
+from app.config import MissingSetting, Settings, get_settings
 from app.ops.analytics_role import ensure_analytics_role
 from app.ops.probes import probe_all
 from app.producers.kafka_admin import ensure_topics
@@ -46,6 +46,10 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 def main() -> int:
     settings = get_settings()
+    try:
+        settings.secret("analytics_password")  # before anything is changed
+    except MissingSetting as error:
+        raise SystemExit(f"error: {error}") from None
     asyncio.run(wait_for_dependencies(settings, limit_seconds=60))
     command.upgrade(alembic_config(), "head")
     created = asyncio.run(ensure_topics(settings))
@@ -64,11 +68,9 @@ async def prepare_stores(settings: Settings) -> str:
 
 async def analytics_login(resources: Resources) -> str:
     settings = resources.settings
-    role = settings.analytics_role
+    role, password = settings.analytics_role, settings.secret("analytics_password")
     try:
-        created = await ensure_analytics_role(
-            resources.postgres, role, settings.analytics_password.get_secret_value()
-        )
+        created = await ensure_analytics_role(resources.postgres, role, password)
     except asyncpg.InsufficientPrivilegeError:
         return f"analytics role {role}: this database user may not create roles; left alone"
     return f"analytics role {role}: {'created' if created else 'updated'}"
