@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 
-from app.config import Settings, get_settings
+from app.config import MissingSetting, Settings, get_settings
 from app.logs import configure_logging
 
 ROLE_CHOICES = ("all", "api", "consumers", "scheduler")
@@ -25,8 +25,14 @@ def main() -> None:
     metrics_folder = shared_metrics_folder(settings, role)
     try:
         # Imported only now: Prometheus picks its multi-process mode when first imported.
+        from app.bootstrap import check_access_settings
         from app.roles import run_role
 
+        if role in ("all", "api"):
+            try:
+                check_access_settings(settings)
+            except (MissingSetting, ValueError) as error:
+                raise SystemExit(f"error: {error}") from None
         run_role(role, settings)
     finally:
         if metrics_folder:

@@ -12,11 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import TracebackType
 
+import httpx
 from pymongo import AsyncMongoClient
 
+from app.access.authenticator import Authenticator
+from app.access.credentials import ServiceTokens, TokenRules
+from app.access.jwks import JwksKeys
 from app.catalogue.sources import MovieSource, SampleCatalogue, TmdbCatalogue
 from app.catalogue.tmdb_client import TmdbClient
-from app.config import Settings
+from app.config import MissingSetting, Settings
 from app.db.postgres import PostgresPool
 from app.ingest.events import EventLimits
 from app.producers.kafka import KafkaPublisher, Publisher
@@ -90,3 +94,34 @@ def choose_movie_source(settings: Settings) -> MovieSource:
         requests_per_second=settings.tmdb_requests_per_second,
     )
     return TmdbCatalogue(client, settings.tmdb_full_sync_pages, settings.tmdb_recent_days)
+
+
+def build_authenticator(settings: Settings) -> Authenticator:
+    """Who may read users' data. Raises MissingSetting or ValueError (check_access_settings)."""
+    services = check_access_settings(settings)
+    jwks = None
+    if settings.auth_jwks_url is not None:
+        http = httpx.AsyncClient(timeout=settings.readiness_timeout_seconds)
+        jwks = JwksKeys(settings.auth_jwks_url, http, settings.auth_jwks_cache_seconds)
+    secret = settings.auth_hs256_secret
+    return Authenticator(
+        token_rules(settings), services, jwks, secret.get_secret_value() if secret else None
+    )
+
+
+def token_rules(settings: Settings) -> TokenRules:
+    return TokenRules(
+        settings.auth_issuer,
+        settings.auth_audience,
+        settings.auth_user_claim,
+        settings.auth_leeway_seconds,
+    )
+
+
+def check_access_settings(settings: Settings) -> ServiceTokens:
+    """A start-up error when no way to verify a user's token is set, or the service tokens do
+    not parse; else the service tokens."""
+    if settings.auth_jwks_url is None and settings.auth_hs256_secret is None:
+        raise MissingSetting("auth_jwks_url", "auth_hs256_secret")
+    services = settings.service_tokens
+    return ServiceTokens.from_json(services.get_secret_value() if services else None)

@@ -1,5 +1,8 @@
 """create_app(): the FastAPI application, its routers, error handlers and lifespan. It serves
-the API alone: the consumers and scheduler run beside it (app/roles.py)."""
+the API alone: the consumers and scheduler run beside it (app/roles.py).
+
+The same application answers on both listeners: on the operators' one, every route; on the
+public one, no operator route (app/access/routes.py), and the fair-use limits apply."""
 
 from __future__ import annotations
 
@@ -10,17 +13,26 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import iter_route_contexts
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.access.authenticator import Authenticator
+from app.access.credentials import Forbidden, Unauthenticated
+from app.access.jwks import KeysUnavailable
+from app.access.listeners import on_operators_listener
+from app.access.routes import OPERATOR_PATHS, unclassified
 from app.api import ingest, ops, problems, public, status, web
+from app.api.fair_use import FairUse
 from app.api.ingest_lane import ingest_lane, is_ingest
-from app.bootstrap import Resources, build_resources
+from app.bootstrap import Resources, build_authenticator, build_resources
 from app.config import Settings, get_settings
 from app.ops.pipeline_status import StatusMonitor
 from app.ops.readiness import ReadinessMonitor
 from app.serving.cache import AnswerCache
 from app.serving.params import BadParameter
+
+NOT_FOUND = problems.problem(404, "not-found", "Not found", "no such route")
 
 
 class Service(FastAPI):
@@ -28,9 +40,16 @@ class Service(FastAPI):
     and declared in its OpenAPI all the same."""
 
     lane: ASGIApp
+    ops_port: int
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if is_ingest(scope):
+        if (
+            scope["type"] == "http"
+            and scope["path"] in OPERATOR_PATHS
+            and not on_operators_listener(scope, self.ops_port)
+        ):
+            await NOT_FOUND(scope, receive, send)  # as if it did not exist here
+        elif is_ingest(scope):
             await self.lane(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
@@ -44,15 +63,18 @@ def cors_options(settings: Settings) -> dict[str, Any]:
     return {
         "allow_origins": settings.cors_origin_list,
         "allow_methods": ["POST", "GET"],
-        "allow_headers": ["Content-Type", "Content-Encoding"],
-        "expose_headers": ["Retry-After"],  # so trackers on other origins wait as long as asked
+        "allow_headers": ["Content-Type", "Content-Encoding", "Authorization"],
+        # So that trackers on other origins wait as long as asked.
+        "expose_headers": ["Retry-After", "RateLimit", "RateLimit-Policy"],
         "max_age": 600,
     }
 
 
 def create_app(settings: Settings | None = None, resources: Resources | None = None) -> Service:
-    """The service; `resources` (a test's fakes, say) replaces what Settings would build."""
+    """The service; `resources` (a test's fakes, say) replaces what Settings would build.
+    Raises MissingSetting when no way to verify users' tokens is set."""
     settings = resources.settings if resources else settings or get_settings()
+    authenticator = build_authenticator(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +89,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
                 yield
             finally:
                 await app.state.readiness.stop()
+                await authenticator.close()
 
     app = Service(
         # FastAPI's own OpenTelemetry hooks look up the providers on every request: a tenth of
@@ -76,17 +99,45 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         summary="Event ingest and public statistics of the movie review application",
         lifespan=lifespan,
     )
+    app.ops_port = settings.ops_port
+    app.state.authenticator = authenticator
     app.state.answer_cache = AnswerCache(
         settings.serving_answer_cache_size, settings.serving_cache_seconds
     )
     cors = cors_options(settings)
+    # Added first, so CORS wraps it: a browser can read a 429 and its Retry-After.
+    app.add_middleware(FairUse, **read_limits(settings, authenticator))
     app.add_middleware(CORSMiddleware, **cors)
-    app.lane = ingest_lane(app.state, cors)
+    app.lane = ingest_lane(app.state, cors, ingest_limits(settings))
     app.add_exception_handler(BadParameter, problems.bad_parameter_response)
     app.add_exception_handler(RequestValidationError, problems.validation_error_response)
+    app.add_exception_handler(Unauthenticated, problems.unauthenticated_response)
+    app.add_exception_handler(Forbidden, problems.forbidden_response)
+    app.add_exception_handler(KeysUnavailable, problems.keys_unavailable_response)
     app.include_router(ingest.router)
     app.include_router(public.router)
     app.include_router(ops.router)
     app.include_router(status.router)
     app.include_router(web.router)
+    if missing := unclassified(route_paths(app)):
+        raise LookupError(f"routes without an access class in app/access/routes.py: {missing}")
     return app
+
+
+def route_paths(app: FastAPI) -> list[str]:
+    return [route.path for route in iter_route_contexts(app.routes)]
+
+
+def read_limits(settings: Settings, authenticator: Authenticator) -> dict[str, Any]:
+    """Every public route but ingest; the app's backend, by its service token, goes free."""
+    return {
+        "name": "read", "limits": settings.rate_limit_read, "ops_port": settings.ops_port,
+        "exempt": authenticator.services, "enabled": settings.rate_limits_enabled,
+    }  # fmt: skip
+
+
+def ingest_limits(settings: Settings) -> dict[str, Any]:
+    return {
+        "name": "ingest", "limits": settings.rate_limit_ingest, "ops_port": settings.ops_port,
+        "enabled": settings.rate_limits_enabled,
+    }  # fmt: skip

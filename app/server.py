@@ -4,7 +4,7 @@ connections, a deadline for a request's headers, and a bounded graceful shutdown
 uvicorn times out idle keep-alive connections only, so a client that sends its headers a
 byte at a time would hold a connection for ever; the protocol below closes it at the deadline.
 It runs on uvloop with httptools, uvicorn's fastest loop and parser, in this process or in
-API_WORKERS processes sharing one socket.
+API_WORKERS processes sharing the sockets: the public listener's and the operators'.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 from typing import Any
 
@@ -77,6 +78,9 @@ def service_config(settings: Settings, app: FastAPI | str, workers: int) -> Serv
         loop="uvloop",
         http=DeadlineHttpToolsProtocol,
         limit_concurrency=settings.api_max_connections,
+        # X-Forwarded-For names the client only when a trusted proxy sends it.
+        proxy_headers=bool(settings.trusted_proxies.strip()),
+        forwarded_allow_ips=settings.trusted_proxies or None,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
         log_config=None,
@@ -84,9 +88,16 @@ def service_config(settings: Settings, app: FastAPI | str, workers: int) -> Serv
     )
 
 
+def listener_sockets(settings: Settings, config: ServiceConfig) -> list[socket.socket]:
+    """The public listener's socket, then the operators'."""
+    operators = uvicorn.Config(config.app, host=settings.ops_host, port=settings.ops_port)
+    return [config.bind_socket(), operators.bind_socket()]
+
+
 def serve(settings: Settings) -> None:
     """The API in this process."""
-    uvicorn.Server(service_config(settings, create_app(settings), workers=1)).run()
+    config = service_config(settings, create_app(settings), workers=1)
+    uvicorn.Server(config).run(sockets=listener_sockets(settings, config))
 
 
 def serve_workers(settings: Settings) -> None:
@@ -95,7 +106,7 @@ def serve_workers(settings: Settings) -> None:
     uvicorn's supervisor starts them, replaces one that dies, and stops them all gracefully.
     """
     config = service_config(settings, f"{__name__}:worker_app", workers=settings.api_workers)
-    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor = Multiprocess(config, sockets=listener_sockets(settings, config))
     supervisor.run()
     # The supervisor stops, and returns, when a worker could not start: whatever supervises
     # this process must hear of it, as it would of a single process that failed.

@@ -20,16 +20,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 async def get_ready(settings: Settings) -> httpx.Response:
-    """`GET /ready` on an application built from these settings, in process, without its
-    consumers and scheduler."""
+    """`GET /ready` with its detail (as the operators' listener answers it) on an application
+    built from these settings, in process, without its consumers and scheduler."""
     quiet = settings.model_copy(update={"run_consumers": False, "run_scheduler": False})
     app = create_app(quiet)
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+        httpx.AsyncClient(transport=transport, base_url=ops_url(settings)) as ops,
     ):
-        return await client.get("/ready")
+        return await ops.get("/ready")
+
+
+def ops_url(settings: Settings) -> str:
+    """The base URL of an in-process application's operators' listener."""
+    return f"http://test:{settings.ops_port}"
 
 
 def dependency_states(response: httpx.Response) -> dict[str, str]:
@@ -72,11 +77,20 @@ class ServiceProcess:
     ) -> None:
         """`launcher` prefixes the command, to run it on another host of a test network;
         `args` follow `python -m app` (a role, say)."""
-        self.port, self.launcher, self.args = free_port(), launcher, args
+        self.port, self.ops_port = free_port(), free_port()
+        self.launcher, self.args = launcher, args
         self.base_url = f"http://{host}:{self.port}"
-        # The Spark health check would start fallback runs in every test's service.
-        quiet = {"SPARK_HEALTH_CRON": "0 0 1 1 *"}
-        self._env = {**os.environ, "API_HOST": host, "API_PORT": str(self.port), **quiet, **env}
+        self.ops_url = f"http://{host}:{self.ops_port}"  # the operators' listener
+        # The Spark health check would start fallback runs in every test's service, and the
+        # tests play many clients from one address: far above the fair-use limits.
+        quiet = {
+            "SPARK_HEALTH_CRON": "0 0 1 1 *",
+            "RATE_LIMIT_INGEST": "1000000/second",
+            "RATE_LIMIT_READ": "1000000/second",
+        }
+        listeners = {"API_HOST": host, "API_PORT": str(self.port), "OPS_HOST": host,
+                     "OPS_PORT": str(self.ops_port)}  # fmt: skip
+        self._env = {**os.environ, **listeners, **quiet, **env}
         self.process: subprocess.Popen[str] | None = None
         # A file, not a pipe: a service logging faster than a test reads would block on a pipe.
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the service

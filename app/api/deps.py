@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.access.credentials import Caller
 from app.bootstrap import Resources
 
 
@@ -15,3 +16,11 @@ async def get_resources(request: Request) -> Resources:
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
+
+
+async def get_caller(request: Request) -> Caller:
+    """Who is calling, from the Authorization header; 401 when nobody verifiable."""
+    return await request.app.state.authenticator.caller(request.headers.get("authorization"))
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

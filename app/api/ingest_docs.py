@@ -122,6 +122,11 @@ INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
             }
         },
     },
+    429: {
+        "description": "Over the fair-use limit of this client (problem+json); retry after "
+        "Retry-After",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    },
     503: {
         "model": IngestProblem,
         "description": "Kafka did not acknowledge in time; retry after Retry-After",

@@ -2,18 +2,21 @@
 
 A frontend sends mostly single events (a beacon on every page hide), and for one small event
 the framework's layers cost more than the event's own work: measured under wrk, they took
-most of a request's CPU. The lane keeps what the route needs of them: CORS, a bounded body,
-and refusals as 4xx answers; an unexpected error is uvicorn's 500, as it was Starlette's.
+most of a request's CPU. The lane keeps what the route needs of them: CORS, the fair-use
+limits, a bounded body, and refusals as 4xx answers; an unexpected error is uvicorn's 500, as
+it was Starlette's.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from starlette.datastructures import State
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
+from app.api.fair_use import FairUse
 from app.bootstrap import Resources
 from app.ingest.intake import (
     Answer,
@@ -61,8 +64,9 @@ def is_ingest(scope: Scope) -> bool:
     return path == INGEST_PATH
 
 
-def ingest_lane(state: State, cors: dict[str, object]) -> CORSMiddleware:
-    return CORSMiddleware(IngestLane(state), **cors)  # type: ignore[arg-type]
+def ingest_lane(state: State, cors: dict[str, Any], limits: dict[str, Any]) -> CORSMiddleware:
+    """The lane behind CORS, then fair use (so a browser can read a 429's Retry-After)."""
+    return CORSMiddleware(FairUse(IngestLane(state), **limits), **cors)
 
 
 def request_headers(scope: Scope) -> RequestHeaders:

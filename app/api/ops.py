@@ -1,4 +1,5 @@
-"""Operational endpoints: `/health` (the process is alive), `/ready` (its dependencies answer)."""
+"""Operational endpoints: `/health` (the process is alive), `/ready` (its dependencies answer:
+the status for anyone, the detail on the operators' listener) and `/metrics` (operators')."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
+from app.access.listeners import on_operators_listener
 from app.config import Settings
 from app.metrics import registry
 from app.model.health import SparkLag
@@ -39,7 +41,9 @@ class SparkState(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
-    dependencies: dict[str, DependencyState]
+    dependencies: dict[str, DependencyState] | None = Field(
+        default=None, description="On the operators' listener only, like what follows."
+    )
     spark: SparkState | None = None
     consumer_offset_gaps: dict[str, int] | None = Field(
         default=None,
@@ -53,15 +57,22 @@ async def health() -> Health:
     return Health()
 
 
-@router.get("/ready", responses={503: {"model": Readiness, "description": "A dependency is down"}})
+@router.get(
+    "/ready",
+    responses={503: {"model": Readiness, "description": "A dependency is down"}},
+    response_model_exclude_none=True,
+)
 async def ready(request: Request, response: Response) -> Readiness:
     """From the probes' last round, at most a few seconds old."""
     monitor: ReadinessMonitor = request.app.state.readiness
     latest = await monitor.latest()
     settings = request.app.state.resources.settings
     response.status_code = 200 if latest.ready else 503
+    status = "ready" if latest.ready else "unavailable"
+    if not on_operators_listener(request.scope, settings.ops_port):
+        return Readiness(status=status)
     return Readiness(
-        status="ready" if latest.ready else "unavailable",
+        status=status,
         dependencies={
             result.name: DependencyState(
                 state="up" if result.ok else "down", detail=public_detail(result)
@@ -81,6 +92,7 @@ def spark_state(lag: SparkLag, settings: Settings) -> SparkState:
     )  # fmt: skip
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+# Operators' routes stay out of the OpenAPI document, which the public listener serves.
+@router.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
 async def metrics() -> PlainTextResponse:
     return PlainTextResponse(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)

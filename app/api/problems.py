@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from app.access.credentials import Forbidden, Unauthenticated
 from app.serving.answers import Problem
 from app.serving.params import BadParameter
 
+log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 MAX_DETAIL = 300  # a refused value is quoted, never echoed whole
 
@@ -47,6 +50,35 @@ def invalid_parameter(parameter: str, detail: str) -> Response:
 def bad_parameter_response(_request: Request, error: Exception) -> Response:
     assert isinstance(error, BadParameter)
     return invalid_parameter(error.parameter, error.detail)
+
+
+# RFC 6750: the realm, and whether a token was presented and refused. Nothing more: the
+# answer must not tell whether the user exists.
+CHALLENGE = 'Bearer realm="movie-pipeline"'
+
+
+def unauthenticated_response(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, Unauthenticated)
+    challenge = f'{CHALLENGE}, error="invalid_token"' if error.presented else CHALLENGE
+    return problem(
+        401, "unauthenticated", "Unauthenticated",
+        "a bearer token of this user, or a service token, is needed",
+        headers={"WWW-Authenticate": challenge},
+    )  # fmt: skip
+
+
+def forbidden_response(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, Forbidden)
+    return problem(403, "forbidden", "Forbidden", str(error))
+
+
+def keys_unavailable_response(_request: Request, error: Exception) -> Response:
+    log.warning("a token could not be verified: %s", error)
+    return problem(
+        503, "unavailable", "Token verification unavailable",
+        "the identity provider's keys could not be fetched; retry later",
+        headers={"Retry-After": "5"},
+    )  # fmt: skip
 
 
 def validation_error_response(_request: Request, error: Exception) -> Response:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from app.api.deps import ResourcesDep
+from app.api.deps import CallerDep, ResourcesDep
 from app.api.problems import documented_problem, problem
 from app.bootstrap import Resources
 from app.db.errors import StoreUnavailable
@@ -31,6 +31,7 @@ router = APIRouter(prefix="/api", tags=["statistics"])
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified since the ETag given in If-None-Match"},
     422: documented_problem("A parameter is unknown or invalid"),
+    429: documented_problem("Over the fair-use limit of this client; retry after Retry-After"),
     503: documented_problem("The statistics store did not answer in time"),
 }
 # Checked by day_range, which names the parameter at fault; declared for clients and fuzzers.
@@ -68,23 +69,50 @@ async def top_movies(
     )  # fmt: skip
 
 
-@router.get(
-    "/user_stats/{user_id}",
-    responses={**PROBLEMS, 404: documented_problem("The model has no such user")},
-)
+PER_USER_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **PROBLEMS,
+    401: documented_problem("No credential, or one that does not verify"),
+    403: documented_problem("The credential does not reach this user's data"),
+    404: documented_problem("The model has no such user"),
+}
+
+
+@router.get("/user_stats/{user_id}", responses=PER_USER_PROBLEMS)
 async def user_stats(
     request: Request,
     resources: ResourcesDep,
+    caller: CallerDep,
     user_id: Annotated[str, Path(examples=["user-42"])],
     since: Since = None,
     until: Until = None,
 ) -> UserStats:
-    """One user's activity over a range of days."""
-    days = checked_range(request, resources, since, until)
+    """One user's activity over a range of days: for that user's own bearer token, or a
+    service token with the `users:read` scope."""
     user = checked_user_id(user_id)
+    caller.require_user(user)
+    return await one_users_stats(request, resources, user, since, until)
+
+
+@router.get("/me/stats", responses=PER_USER_PROBLEMS)
+async def my_stats(
+    request: Request,
+    resources: ResourcesDep,
+    caller: CallerDep,
+    since: Since = None,
+    until: Until = None,
+) -> UserStats:
+    """The activity of the user whose bearer token this is."""
+    return await one_users_stats(request, resources, caller.own_user(), since, until)
+
+
+async def one_users_stats(
+    request: Request, resources: Resources, user: str, since: str | None, until: str | None
+) -> Any:
+    days = checked_range(request, resources, since, until)
     return await cached_answer(
-        request, resources, lambda c, as_of: stats.user_stats(c, as_of, user, days)
-    )
+        request, resources, lambda c, as_of: stats.user_stats(c, as_of, user, days),
+        key=f"/api/user_stats/{user}", personal=True,
+    )  # fmt: skip
 
 
 @router.get("/emotion_trends", responses=PROBLEMS)
@@ -125,13 +153,26 @@ def checked_range(
 Compute = Callable[[asyncpg.Connection, datetime | None], Awaitable[BaseModel]]
 
 
-async def cached_answer(request: Request, resources: Resources, compute: Compute) -> Any:
+async def cached_answer(
+    request: Request,
+    resources: Resources,
+    compute: Compute,
+    key: str | None = None,
+    personal: bool = False,
+) -> Any:
+    """`key` names the answer (the request's path by default); a `personal` one is for its
+    user alone: no shared cache on the way may keep it."""
     settings, cache = resources.settings, answer_cache(request)
     try:
         async with asyncio.timeout(settings.serving_timeout_seconds):
             as_of = await cache.as_of(lambda: read_as_of(resources))
-            etag = entity_tag(as_of, request)
-            caching = {"ETag": etag, "Cache-Control": f"max-age={settings.serving_cache_seconds}"}
+            etag = entity_tag(as_of, key or request.url.path, request)
+            max_age = f"max-age={settings.serving_cache_seconds}"
+            caching = (
+                {"ETag": etag, "Cache-Control": f"private, {max_age}", "Vary": "Authorization"}
+                if personal
+                else {"ETag": etag, "Cache-Control": max_age}
+            )
             if etag_matches(request.headers.get("if-none-match"), etag):
                 return Response(status_code=304, headers=caching)
 
@@ -162,11 +203,11 @@ async def read_as_of(resources: Resources) -> datetime | None:
         return await queries.as_of(connection, resources.settings.spark_checkpoint_dir)
 
 
-def entity_tag(as_of: datetime | None, request: Request) -> str:
+def entity_tag(as_of: datetime | None, key: str, request: Request) -> str:
     """The same query against the same state of the model has the same tag."""
     query = sorted(request.query_params.multi_items())
     today = datetime.now(UTC).date()  # the default range moves with it
-    state = f"{as_of.isoformat() if as_of else '-'}|{today}|{request.url.path}|{query}"
+    state = f"{as_of.isoformat() if as_of else '-'}|{today}|{key}|{query}"
     return f'"{hashlib.sha256(state.encode()).hexdigest()[:24]}"'
 
 

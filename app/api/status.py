@@ -9,7 +9,7 @@ from app.ops.pipeline_status import PipelineStatus, StatusMonitor
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/status")
+@router.get("/status", include_in_schema=False)  # an operators' route: not in public docs
 async def status(request: Request, response: Response) -> PipelineStatus:
     """Ingest, consumer lag, Spark, the fallback and the catalogue, a few seconds old at most.
 

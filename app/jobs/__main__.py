@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 
 from app.bootstrap import build_resources
-from app.config import get_settings
+from app.config import MissingSetting, get_settings
 from app.jobs import (
     dead_letters,
     fallback_mode,
@@ -25,6 +25,7 @@ from app.jobs import (
     status,
     tmdb_sync,
     trace,
+    user_token,
 )
 from app.logs import configure_logging
 
@@ -43,6 +44,7 @@ COMMANDS = {
     "replay": replay,
     "forget-user": forget_user,
     "metabase-setup": metabase_setup,
+    "user-token": user_token,
 }
 
 
@@ -75,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(get_settings().log_level, get_settings().log_format)
     try:
         return asyncio.run(run_command(args))
+    except MissingSetting as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except asyncio.CancelledError:
         return 128 + signal.SIGTERM
 

@@ -42,12 +42,12 @@ def merged_outcome(outcomes: list[LoadOutcome]) -> LoadOutcome:
     return merged
 
 
-async def accepted_totals(base_url: str, answers: int) -> list[float]:
+async def accepted_totals(ops_url: str, answers: int) -> list[float]:
     """`events_accepted_total` summed over event types, from `answers` fresh connections, so
     that both workers answer some."""
     totals = []
     for _ in range(answers):
-        async with httpx.AsyncClient(base_url=base_url) as client:
+        async with httpx.AsyncClient(base_url=ops_url) as client:
             text = (await client.get("/metrics")).text
         lines = [line for line in text.splitlines() if line.startswith("events_accepted_total{")]
         totals.append(sum(float(line.rsplit(" ", 1)[1]) for line in lines))
@@ -77,7 +77,7 @@ async def test_each_of_two_workers_killed_under_load_loses_and_doubles_nothing(s
         await asyncio.gather(*loads)
         merged = merged_outcome(outcomes)
         # Each worker counts every process's events, the killed workers' included.
-        for total in await accepted_totals(service.base_url, answers=6):
+        for total in await accepted_totals(service.ops_url, answers=6):
             assert total >= len(merged.acknowledged)
     finally:
         stop.set()

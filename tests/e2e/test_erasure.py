@@ -107,12 +107,12 @@ async def test_forget_user_removes_every_trace_and_nothing_brings_it_back(settin
 
     # Their events come again (a client resending, a dead letter redriven), with a marker of
     # the other user that shows the consumers have read past them.
-    dropped_before = await dropped_by_staging(service.base_url)
+    dropped_before = await dropped_by_staging(service.ops_url)
     marker = new_event("click", kept)
     await post(service.base_url, [*gone_events, marker])
     landed = await wait_until_landed(settings, [marker["event_id"]], 0)
     assert (landed.mongo, landed.staged) == (1, 1)
-    assert await dropped_by_staging(service.base_url) - dropped_before == len(gone_events)
+    assert await dropped_by_staging(service.ops_url) - dropped_before == len(gone_events)
 
     replayed = run_job("replay", *window[:2], "--until", datetime.now(UTC).isoformat()).stdout
     assert "replay: 4 of 4 events published again" in replayed, (

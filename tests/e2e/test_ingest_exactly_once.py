@@ -78,7 +78,7 @@ async def test_valid_events_land_once_and_invalid_ones_nowhere(service, settings
     nowhere = await count_landed(settings, [e["event_id"] for e in invalid])
     assert (nowhere.mongo, nowhere.staged, nowhere.comments) == (0, 0, 0)
 
-    async with httpx.AsyncClient(base_url=service.base_url) as client:
+    async with httpx.AsyncClient(base_url=service.ops_url) as client:
         metrics = parse_metrics((await client.get("/metrics")).text)
     accepted = sum(v for k, v in metrics.items() if k.startswith("events_accepted_total{"))
     rejected = sum(v for k, v in metrics.items() if k.startswith("events_rejected_total{"))

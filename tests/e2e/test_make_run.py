@@ -36,10 +36,11 @@ def commands_of(pids: list[int]) -> list[str]:
 
 
 def test_ctrl_c_stops_make_run_within_seconds(tmp_path):
-    port = free_port()
+    port, ops_port = free_port(), free_port()
     env = {
         **os.environ,
         "API_PORT": str(port),
+        "OPS_PORT": str(ops_port),
         "SPARK_CHECKPOINT_DIR": str(tmp_path / "checkpoint"),
         "SPARK_STARTING_OFFSETS": "latest",
     }
@@ -76,3 +77,6 @@ def test_ctrl_c_stops_make_run_within_seconds(tmp_path):
         log.close()
     assert not left, left
     assert took < STOPPED_WITHIN_SECONDS, f"{took:.1f} s"
+    printed = (tmp_path / "make-run.log").read_text()
+    assert f"public API on http://127.0.0.1:{port}" in printed
+    assert f"operators on http://127.0.0.1:{ops_port}" in printed

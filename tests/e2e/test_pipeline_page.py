@@ -70,7 +70,7 @@ async def test_the_page_shows_the_figures_of_the_stores_and_the_api(settings, se
     until = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()  # past the settle delay
     run_job("fallback", "--since", started, "--until", until)
 
-    browser.navigate(f"{service.base_url}/")
+    browser.navigate(f"{service.ops_url}/")
     browser.wait_until(REFRESHED, 1)
     connection = await asyncpg.connect(settings.database_url)
     try:
@@ -128,7 +128,7 @@ def page_on(browser: Browser, database_url: str) -> Iterator[None]:
     )
     service.start()
     try:
-        browser.navigate(f"{service.base_url}/")
+        browser.navigate(f"{service.ops_url}/")
         browser.wait_until(REFRESHED, 1)
         yield
     finally:

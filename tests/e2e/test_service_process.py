@@ -16,7 +16,7 @@ def test_service_starts_answers_and_stops_on_sigterm():
     service = ServiceProcess()
     service.start()
     try:
-        ready = httpx.get(f"{service.base_url}/ready", timeout=10)
+        ready = httpx.get(f"{service.ops_url}/ready", timeout=10)
         assert ready.status_code == 200
         assert set(ready.json()["dependencies"]) == {"kafka", "mongo", "postgres"}
     finally:

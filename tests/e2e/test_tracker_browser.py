@@ -253,7 +253,7 @@ return rows.length === 6 && rows.every(([, status]) => status === "accepted") &&
 
 
 async def test_the_demo_page_sends_what_its_buttons_say(settings, service, browser):
-    browser.navigate(f"{service.base_url}/demo")
+    browser.navigate(f"{service.ops_url}/demo")
     for button in ("#play", "#seek", "#pause", "#watchlist", "#trailer"):
         browser.click(browser.find(button))
     browser.type_text(browser.find("#comment-text"), "Whoa.")

@@ -16,6 +16,7 @@ from app.consumers.groups import GROUPS
 from app.main import create_app
 from app.model import queries
 from tests.event_factory import new_event
+from tests.support import ops_url
 
 
 @asynccontextmanager
@@ -31,7 +32,7 @@ async def service(settings: Settings, refresh_seconds: float) -> AsyncIterator[h
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+        httpx.AsyncClient(transport=transport, base_url=ops_url(quiet)) as client,
     ):
         yield client
 

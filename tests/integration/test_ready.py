@@ -8,7 +8,7 @@ import httpx
 
 from app.config import Settings
 from app.main import create_app
-from tests.support import dependency_states, get_ready
+from tests.support import dependency_states, get_ready, ops_url
 
 
 async def test_ready_when_everything_is_up(settings):
@@ -31,12 +31,29 @@ async def test_ready_names_an_unreachable_dependency(settings):
 
 
 async def test_health_needs_no_dependency():
-    settings = Settings(_env_file=None, kafka_bootstrap_servers="127.0.0.1:9")
+    settings = Settings(
+        _env_file=None, kafka_bootstrap_servers="127.0.0.1:9", auth_hs256_secret="x" * 32
+    )
     transport = httpx.ASGITransport(app=create_app(settings))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "alive"}
+
+
+async def test_the_public_listener_tells_readiness_and_nothing_else(settings):
+    quiet = settings.model_copy(update={"run_consumers": False, "run_scheduler": False})
+    app = create_app(quiet)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as public,
+        httpx.AsyncClient(transport=transport, base_url=ops_url(quiet)) as ops,
+    ):
+        bare, detailed = await public.get("/ready"), await ops.get("/ready")
+    assert bare.status_code == detailed.status_code == 200
+    assert bare.json() == {"status": "ready"}
+    assert set(detailed.json()) >= {"status", "dependencies", "spark"}
 
 
 async def test_a_down_dependency_is_named_without_its_address(settings):
@@ -63,7 +80,7 @@ async def test_a_flood_of_ready_calls_costs_postgres_no_more_connections(setting
 
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+        httpx.AsyncClient(transport=transport, base_url=ops_url(settings)) as client,
     ):
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch(stop))

@@ -21,6 +21,7 @@ NOWHERE = {  # nothing listens there: a test that reached a real store would fai
     "kafka_bootstrap_servers": "127.0.0.1:9",
     "mongo_url": "mongodb://127.0.0.1:9/",
     "database_url": "postgresql://nobody@127.0.0.1:9/none",
+    "auth_hs256_secret": "a-secret-of-these-tests-alone-32-chars",
 }
 ORIGIN = "https://app.example"
 
@@ -93,7 +94,8 @@ async def test_an_answer_is_readable_by_the_configured_origin_only(service, orig
     assert response.status_code == 202
     assert response.headers.get("access-control-allow-origin") == (origin if allowed else None)
     if allowed:
-        assert response.headers["access-control-expose-headers"] == "Retry-After"
+        exposed = response.headers["access-control-expose-headers"]
+        assert exposed == "Retry-After, RateLimit, RateLimit-Policy"
 
 
 async def test_openapi_declares_post_events_with_its_answers(service):

@@ -19,6 +19,7 @@ NOWHERE = {  # nothing listens there: a test that reached a real store would fai
     "kafka_bootstrap_servers": "127.0.0.1:9",
     "mongo_url": "mongodb://127.0.0.1:9/",
     "database_url": "postgresql://nobody@127.0.0.1:9/none",
+    "auth_hs256_secret": "a-secret-of-these-tests-alone-32-chars",
 }
 
 

@@ -64,7 +64,7 @@ class SupervisorWhoseWorkerFailed:
 
 def test_a_worker_that_cannot_start_makes_the_service_exit_non_zero(monkeypatch):
     monkeypatch.setattr(server, "Multiprocess", SupervisorWhoseWorkerFailed)
-    settings = Settings(_env_file=None, api_port=free_port(), api_workers=2)
+    settings = Settings(_env_file=None, api_port=free_port(), ops_port=free_port(), api_workers=2)
 
     with pytest.raises(SystemExit) as exited:
         server.serve_workers(settings)
