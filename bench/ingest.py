@@ -31,7 +31,7 @@ from app.producers.batching import BatchedSends
 from app.producers.kafka import OutgoingMessage, remembering_partitioner
 from bench.common import bench_parser, client_events, timed
 from bench.model_freshness import wait_until_healthy
-from bench.processes import BackgroundProcess, free_port, python_module
+from bench.processes import BackgroundProcess, free_port, python_module, service_listeners
 from bench.wrk import Load, lua_posting, lua_rotating, require_wrk, run_wrk
 from jobs.rules import load_rules
 
@@ -104,7 +104,7 @@ async def through_the_service(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     # Bench events must not start fallback runs: the health check is off.
-    env = {"API_PORT": str(port), "LOG_LEVEL": "WARNING", "SPARK_HEALTH_CRON": "0 0 1 1 *",
+    env = {**service_listeners(port), "LOG_LEVEL": "WARNING", "SPARK_HEALTH_CRON": "0 0 1 1 *",
            "RUN_CONSUMERS": str(consumers).lower(), "API_WORKERS": str(workers)}  # fmt: skip
     with (
         BackgroundProcess("service", python_module("app"), env) as service,

@@ -31,7 +31,7 @@ from app.config import Settings
 from app.consumers.groups import EVENT_TOPICS, GROUPS
 from app.simulation.traffic import TrafficModel, generate_events
 from bench.model_data import consumer_lag, fresh_traffic, starting_offsets_now
-from bench.processes import BackgroundProcess, free_port, python_module
+from bench.processes import BackgroundProcess, free_port, python_module, service_listeners
 
 POLL_SECONDS = 0.1
 WARMUP_EVENTS = 20
@@ -198,7 +198,7 @@ async def freshness(args: argparse.Namespace) -> None:
     offsets = await starting_offsets_now(settings)
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-fresh-")))
-        service_env = {"API_PORT": str(port), "RUN_SCHEDULER": "false"}
+        service_env = {**service_listeners(port), "RUN_SCHEDULER": "false"}
         service = stack.enter_context(
             BackgroundProcess("the service", python_module("app"), service_env)
         )

@@ -109,6 +109,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def service_listeners(port: int) -> dict[str, str]:
+    """A bench's service on `port`, its operators' listener on another free port. The bench
+    plays many clients from one address: the fair-use limits are set far above its rates, so
+    they are paid for but never refuse (RATE_LIMITS_ENABLED=false in the environment measures
+    without them)."""
+    return {
+        "API_PORT": str(port),
+        "OPS_PORT": str(free_port()),
+        "RATE_LIMIT_INGEST": os.environ.get("RATE_LIMIT_INGEST", "10000000/second"),
+        "RATE_LIMIT_READ": os.environ.get("RATE_LIMIT_READ", "10000000/second"),
+    }
+
+
 def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 

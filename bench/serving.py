@@ -28,10 +28,12 @@ import asyncpg
 import httpx
 from alembic import command
 
+from app.access.minting import mint_user_token
+from app.bootstrap import token_rules
 from app.config import Settings
 from app.ops.prestart import alembic_config
 from bench.model_freshness import wait_until_healthy
-from bench.processes import BackgroundProcess, free_port, python_module
+from bench.processes import BackgroundProcess, free_port, python_module, service_listeners
 from bench.wrk import Load, lua_rotating, require_wrk, run_wrk
 from jobs.spark.batch_store import insert_facts_once
 
@@ -133,14 +135,27 @@ def endpoint_paths(users: int, today: datetime) -> dict[str, list[str]]:
             "/api/top_movies?metric=avg_rating&genre=Genre%203",
             f"/api/top_movies?{week}&genre=7&limit=50",
         ],
-        "GET /api/user_stats/{id}": [
-            f"/api/user_stats/bench-user-{(n * 7919) % users}?{month}" for n in range(200)
-        ],
+        "GET /api/user_stats/{id}": [f"/api/user_stats/{user}?{month}" for user in asked(users)],
         "GET /api/emotion_trends": [
             "/api/emotion_trends", f"/api/emotion_trends?{month}&granularity=week",
             f"/api/emotion_trends?{month}&movie_id=17", "/api/emotion_trends?genre=Genre%205",
         ],
     }  # fmt: skip
+
+
+def asked(users: int) -> list[str]:
+    """The users whose stats the bench asks for, in turn."""
+    return [f"bench-user-{(n * 7919) % users}" for n in range(200)]
+
+
+def authorizations(what: str, users: int) -> list[str] | None:
+    """Each user's stats are asked with that user's own bearer token, as the app's pages do."""
+    if "user_stats" not in what:
+        return None
+    settings = Settings()
+    secret, rules = settings.secret("auth_hs256_secret"), token_rules(settings)
+    lifetime = timedelta(hours=2)
+    return [f"Bearer {mint_user_token(secret, rules, user, lifetime)}" for user in asked(users)]
 
 
 async def merge_rate(url: str, batches: int, per_batch: int, with_rollups: bool) -> float:
@@ -219,7 +234,7 @@ async def measure(
 ) -> dict[str, Load]:
     """Every endpoint, then /health, on one service process."""
     port = free_port()
-    env = {"DATABASE_URL": url, "API_PORT": str(port), "RUN_CONSUMERS": "false",
+    env = {"DATABASE_URL": url, **service_listeners(port), "RUN_CONSUMERS": "false",
            "RUN_SCHEDULER": "false", "LOG_LEVEL": "WARNING",
            "SERVING_ANSWER_CACHE_SIZE": cache_size}  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -228,7 +243,7 @@ async def measure(
         async with httpx.AsyncClient(base_url=base) as client:
             await wait_until_healthy(client, service)
         for what, paths in endpoint_paths(args.users, now).items():
-            script = lua_rotating(paths)
+            script = lua_rotating(paths, authorizations(what, args.users))
             run_wrk(base, script, 2, args.connections)  # warm the pool (and the cache, if on)
             results[what] = run_wrk(base, script, args.seconds, args.connections)
     return results

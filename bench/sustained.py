@@ -41,7 +41,7 @@ from app.model import queries
 from app.producers.kafka_admin import cluster_metadata
 from bench.model_data import fresh_traffic, starting_offsets_now
 from bench.model_freshness import JSON, client_events, percentile, wait_until_healthy
-from bench.processes import BackgroundProcess, free_port, python_module
+from bench.processes import BackgroundProcess, free_port, python_module, service_listeners
 
 SERVICE, SPARK = "service", "spark"
 # The consumer groups the simulated traffic reaches; the movie groups read another topic.
@@ -391,7 +391,7 @@ async def search(args: argparse.Namespace, rows: list[Row]) -> None:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-sustained-")))
         checkpoint = str(scratch / "checkpoint")
         service_env = {
-            "API_PORT": str(port), "RUN_SCHEDULER": "false", "API_WORKERS": str(args.workers),
+            **service_listeners(port), "RUN_SCHEDULER": "false", "API_WORKERS": str(args.workers),
         }  # fmt: skip
         stream_env = {"SPARK_CHECKPOINT_DIR": checkpoint, "SPARK_STARTING_OFFSETS": offsets}
         service = stack.enter_context(

@@ -25,12 +25,20 @@ def require_wrk() -> None:
         raise SystemExit("wrk is missing: `apt-get install wrk` (Debian's package)")
 
 
-def lua_rotating(paths: list[str]) -> str:
+def lua_rotating(paths: list[str], authorizations: list[str] | None = None) -> str:
+    """GETs of each path in turn; with `authorizations`, each with its own Authorization."""
     listed = ", ".join(f'"{path}"' for path in paths)
+    if authorizations is None:
+        return (
+            f"local paths = {{{listed}}}\nlocal n = 0\n"
+            "request = function()\n  n = n % #paths + 1\n"
+            '  return wrk.format("GET", paths[n])\nend\n'
+        )
+    headers = ", ".join(f'"{value}"' for value in authorizations)
     return (
-        f"local paths = {{{listed}}}\nlocal n = 0\n"
+        f"local paths = {{{listed}}}\nlocal auths = {{{headers}}}\nlocal n = 0\n"
         "request = function()\n  n = n % #paths + 1\n"
-        '  return wrk.format("GET", paths[n])\nend\n'
+        '  return wrk.format("GET", paths[n], {Authorization = auths[n]})\nend\n'
     )
 
 

@@ -30,7 +30,7 @@ from bench.chaos.reconcile import (
     read_dead_letters,
 )
 from bench.chaos.targets import PipelineProcess, StackService
-from bench.processes import REPO_ROOT, free_port
+from bench.processes import REPO_ROOT, free_port, service_listeners
 
 TARGETS = ("service", "consumer", "spark", "kafka", "ferretdb", "postgres")
 
@@ -84,7 +84,7 @@ class ChaosReport:
 def pipeline_env(settings: Settings, plan: ChaosPlan, port: int, offsets: str) -> dict[str, str]:
     return {
         **os.environ,
-        "API_PORT": str(port),
+        **service_listeners(port),
         "SPARK_CHECKPOINT_DIR": str(plan.work_dir / "spark-checkpoint"),
         "SPARK_STARTING_OFFSETS": offsets,  # this run's events, not the topics' whole history
         "SPARK_TRIGGER_SECONDS": "2",
