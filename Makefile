@@ -26,7 +26,10 @@ SIMULATOR := $(if $(filter 1,$(SIMULATE)),$(PY) -m app.simulation --wait 60 --du
 run: up
 	$(PY) -m app.jobs tmdb-sync
 	@logs="$$($(PY) -m devstack status | sed -n 's/^state: //p')/logs"; \
-	echo "API on http://$$($(PY) -m app.config | sed -n 's/^API_HOST=//p'):$$($(PY) -m app.config | sed -n 's/^API_PORT=//p')  (the pipeline page; /demo, /docs, /status, /metrics)"; \
+	setting() { $(PY) -m app.config | sed -n "s/^$$1=//p"; }; \
+	echo "public API on http://$$(setting API_HOST):$$(setting API_PORT)  (/events, /api/*, /tracker.js, /docs)"; \
+	echo "operators on http://$$(setting OPS_HOST):$$(setting OPS_PORT)  (the pipeline page; /demo, /status, /metrics)"; \
+	echo "a user's token for /api/me/stats: python -m app.jobs user-token USER_ID"; \
 	echo "Spark stream log: $$logs/spark.log | python -m app.jobs status | make down stops the stack"; \
 	$(PY) -m app.jobs spark > "$$logs/spark.log" 2>&1 & spark=$$!; \
 	$(SIMULATOR) & simulator=$$!; \
