@@ -80,9 +80,11 @@ def token_algorithm(token: str) -> tuple[str, str | None]:
     return algorithm, key_id if isinstance(key_id, str) else None
 
 
-def verified_user(token: str, key: object, algorithm: str, rules: TokenRules) -> Caller:
-    """The token's user, once its signature (by `key`, with `algorithm` alone), issuer,
-    audience and expiry hold."""
+def verified_user(
+    token: str, key: object, algorithm: str, rules: TokenRules
+) -> tuple[Caller, float]:
+    """The token's user and the time (epoch seconds) it expires, once its signature (by
+    `key`, with `algorithm` alone), issuer, audience and expiry hold."""
     try:
         claims = jwt.decode(
             token,
@@ -98,7 +100,7 @@ def verified_user(token: str, key: object, algorithm: str, rules: TokenRules) ->
     user_id = claims[rules.user_claim]
     if not isinstance(user_id, str) or not user_id:
         raise Unauthenticated(f"claim {rules.user_claim} is not a user id")
-    return Caller(user_id=user_id)
+    return Caller(user_id=user_id), float(claims["exp"])
 
 
 class ServiceTokens:

@@ -27,7 +27,7 @@ from tests.integration.serving_support import (
     new_catalogue,
     random_facts,
 )
-from tests.support import REPO_ROOT, ServiceProcess
+from tests.support import REPO_ROOT, ServiceProcess, free_port
 
 READER = f"svc_reader_{uuid.uuid4().hex}"
 NO_SCOPE = f"svc_noscope_{uuid.uuid4().hex}"
@@ -207,3 +207,17 @@ async def test_a_token_minted_for_the_local_stack_reads_the_users_own_stats(
     assert mine.status_code == 200, mine.text
     assert mine.json()["user_id"] == user
     assert get(service, f"/api/user_stats/{user_with_facts.users[3]}", minted).status_code == 403
+
+
+def test_while_the_providers_keys_cannot_be_had_a_token_is_503_not_401(idp):
+    nowhere = ServiceProcess(
+        RUN_CONSUMERS="false", RUN_SCHEDULER="false", AUTH_HS256_SECRET="",
+        **{**idp.env(), "AUTH_JWKS_URL": f"http://127.0.0.1:{free_port()}/jwks.json"},
+    )  # fmt: skip
+    nowhere.start()
+    try:
+        response = get(nowhere, "/api/user_stats/someone", idp.token("someone"))
+    finally:
+        nowhere.stop()
+    assert_refused(response, 503)
+    assert response.headers["retry-after"]

@@ -3,6 +3,7 @@ tokens (the JWKS path runs against a fake identity provider in tests/e2e/test_us
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -91,3 +92,14 @@ def test_a_user_reaches_their_own_data_and_a_scoped_service_anyones():
         Caller(service="reporting").require_user("u-2")
     with pytest.raises(Forbidden):
         Caller(service="backend", scopes=frozenset({USERS_READ})).own_user()
+
+
+async def test_a_verified_token_is_kept_only_until_it_expires():
+    strict = TokenRules(RULES.issuer, RULES.audience, "sub", leeway_seconds=0)
+    authenticator = Authenticator(strict, ServiceTokens({}), None, SECRET)
+    token = mint_user_token(SECRET, strict, "u-9", timedelta(seconds=1))
+    assert await authenticator.caller(f"Bearer {token}") == Caller(user_id="u-9")
+    assert await authenticator.caller(f"Bearer {token}") == Caller(user_id="u-9")  # kept
+    await asyncio.sleep(1.1)
+    with pytest.raises(Unauthenticated):
+        await authenticator.caller(f"Bearer {token}")
