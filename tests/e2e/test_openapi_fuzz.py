@@ -4,6 +4,7 @@ no 5xx, and every answer's status, media type, headers and body as the document 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -31,4 +32,8 @@ def test_every_operation_answers_as_the_document_says():
         service.stop()
     summary = run.stdout[run.stdout.rfind("SUMMARY") :]
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
-    assert "Tested: 8" in summary and " passed" in summary and "fail" not in summary, summary
+    # Every case generated passed. (Warnings may say "failed": /api/me/stats answers a service
+    # token 403 whatever it is sent, as it must.)
+    cases = re.search(r"\d+ generated, \d+ passed[^\n]*", summary)
+    assert "Tested: 8" in summary and "❌" not in summary, summary
+    assert cases and "fail" not in cases[0] and "error" not in cases[0], summary
