@@ -48,13 +48,12 @@ def local_stack_secrets() -> Path | None:
     user's alone; the environment and `.env` override them."""
     path = Path(os.environ.get("STACK_DIR", "/var/tmp/movie-pipeline-stack")) / "secrets.env"
     try:
-        owner_only = [(p.stat().st_uid, p.stat().st_mode & 0o022) for p in (path.parent, path)]
+        folder, file = path.parent.stat(), path.stat()
     except OSError:
         return None
     # Under a world-writable /var/tmp, anyone could plant a folder or a file of secrets.
-    if any(uid != os.getuid() or writable for uid, writable in owner_only):
-        return None
-    return path if path.stat().st_mode & 0o077 == 0 else None
+    planted = any(s.st_uid != os.getuid() or s.st_mode & 0o022 for s in (folder, file))
+    return None if planted or file.st_mode & 0o077 else path
 
 
 class Settings(BaseSettings):

@@ -20,8 +20,8 @@ ASYMMETRIC = frozenset(
 
 
 class Unauthenticated(Exception):
-    """401: no credential, or one that does not verify. The reason goes to logs, never to the
-    caller: it tells nothing about a user."""
+    """401: no credential, or one that does not verify. The reason stays in the exception, for
+    tests and debugging; the answer never carries it, so it tells nothing about a user."""
 
     def __init__(self, reason: str, *, presented: bool = True) -> None:
         super().__init__(reason)

@@ -18,7 +18,7 @@ import time
 from limits import RateLimitItem, parse_many
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.access.credentials import ServiceTokens
+from app.access.credentials import ServiceTokens, Unauthenticated, bearer_token
 from app.access.listeners import on_operators_listener
 from app.api.problems import problem
 from app.metrics import RATE_LIMITED
@@ -68,8 +68,11 @@ class FairUse:
             return False
         for name, value in scope["headers"]:
             if name == b"authorization":
-                scheme, _, token = value.decode("latin-1").partition(" ")
-                return scheme.lower() == "bearer" and self._exempt.caller(token.strip()) is not None
+                try:
+                    token = bearer_token(value.decode("latin-1"))
+                except Unauthenticated:
+                    return False
+                return self._exempt.caller(token) is not None
         return False
 
     def _too_many(self, window: Window, client: str) -> ASGIApp:
