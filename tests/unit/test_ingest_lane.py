@@ -119,3 +119,28 @@ async def test_openapi_declares_post_events_with_its_answers(service):
 )
 def test_the_lane_takes_the_path_routing_would_give_to_events(path, root_path, taken):
     assert is_ingest({"type": "http", "path": path, "root_path": root_path}) is taken
+
+
+@pytest.mark.parametrize("path", ["/events", "/api/top_movies"])
+async def test_a_429_is_readable_by_a_page_on_the_allowed_origin(path):
+    """Fair use sits inside CORS, on the lane and on the routes alike: a tracker on another
+    origin can read how long to wait."""
+    limits = {"rate_limit_ingest": "1/minute", "rate_limit_read": "1/minute"}
+    settings = Settings(_env_file=None, cors_origins=ORIGIN, **NOWHERE, **limits)
+    app = create_app(resources=build_resources(settings, publisher=InMemoryPublisher()))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        headers = {"origin": ORIGIN}
+        for _ in range(2):
+            answer = await (
+                client.post(path, json=click("ana"), headers=headers)
+                if path == "/events"
+                else client.get(path, headers=headers)
+            )
+    assert answer.status_code == 429
+    assert answer.headers["access-control-allow-origin"] == ORIGIN
+    assert "Retry-After" in answer.headers["access-control-expose-headers"]
+    assert answer.headers["retry-after"]
