@@ -42,7 +42,8 @@ test: up test-tools
 	$(PY) -m pytest
 
 ## test-tools: what the tests use besides the stack: nftables, for network partitions; Chromium
-##             and ChromeDriver, for the browser tracker
+##             and ChromeDriver, for the browser tracker; promtool (Debian's prometheus), for
+##             the alerting rules' unit tests
 test-tools:
 	@command -v nft >/dev/null || { \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
@@ -50,6 +51,9 @@ test-tools:
 	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
 	  apt-get install -y -q --no-install-recommends chromium chromium-driver; }
+	@command -v promtool >/dev/null || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -q --no-install-recommends prometheus; }
 
 ## up: start the local services not yet running, wait for them, migrate, create topics
 up: $(STAMP)

@@ -78,3 +78,27 @@ SPARK_CHECKPOINT_RESETS = Gauge(
 SPARK_OFFSET_GAPS = Gauge(
     "spark_offset_gaps", "Ranges of Kafka offsets lost to retention before Spark read them"
 )
+AUDIT_OPEN_FINDINGS = Gauge(
+    "audit_open_findings", "Open findings of the audit: stages that disagree", ["stage", "kind"]
+)
+AUDIT_COMPLETENESS = Gauge(
+    "audit_completeness_ratio",
+    "Acknowledged events of the checked windows that are in the model or await promotion",
+    ["period"],
+)
+AUDIT_RECONCILED = Gauge(
+    "audit_reconciled_timestamp_seconds", "When the reconciler last finished a pass (Unix time)"
+)
+AUDIT_CANARY_LATENCY = Histogram(
+    "audit_canary_latency_seconds",
+    "From a canary's receipt to each stage holding it",
+    ["stage"],
+    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
+)
+AUDIT_CANARY_MODELLED = Gauge(
+    "audit_canary_modelled_timestamp_seconds",
+    "When the newest canary to reach the model was received (Unix time)",
+)
+AUDIT_TABLE_CHECK_FAILURES = Gauge(
+    "audit_table_check_failures", "Rows failing a declared table check (0: it passes)", ["check"]
+)
