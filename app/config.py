@@ -31,6 +31,7 @@ USER_TOPICS: dict[str, str] = {
     "comment": "user_comment_log",
 }
 MOVIE_TOPIC = "movie"
+RECEIPTS_TOPIC = "ingest_receipts"  # what ingest acknowledged, for the audit
 
 
 class MissingSetting(Exception):
@@ -149,6 +150,20 @@ class Settings(BaseSettings):
     fallback_settle_seconds: int = Field(default=5, ge=0)  # let staging catch up first
     fallback_max_lookback_seconds: int = Field(default=86_400, ge=1)  # bounds a first run
 
+    # The audit (README, "The audit"). A minute of receive time is checked once this long has
+    # passed since it closed (the stages' own delays), then again each pass for a while.
+    audit_cron: str = "15 * * * * *"  # every minute
+    audit_grace_seconds: int = Field(default=120, ge=0)
+    audit_recheck_minutes: int = Field(default=10, ge=0)
+    audit_lookback_minutes: int = Field(default=60, ge=1)  # where a first pass starts
+    audit_sample_ids: int = Field(default=20, ge=1, le=1000)  # event ids kept per finding
+    audit_canary_cron: str = "0 * * * * *"  # every minute
+    audit_canary_deadline_seconds: int = Field(default=180, ge=1)  # to reach the model
+    audit_table_checks_cron: str = "30 */5 * * * *"  # every five minutes
+    # How often MongoDB's count of the backup is held against the backup's ledger: a count is
+    # cheap on MongoDB, a walk of the collection on FerretDB.
+    audit_backup_count_minutes: int = Field(default=10, ge=0)
+
     readiness_timeout_seconds: float = Field(default=3.0, gt=0)
     readiness_refresh_seconds: float = Field(default=2.0, gt=0)  # /ready is at most this old
     status_refresh_seconds: float = Field(default=3.0, gt=0)  # and /status this old
@@ -224,7 +239,7 @@ class Settings(BaseSettings):
 
     @property
     def topics(self) -> list[str]:
-        return [*USER_TOPICS.values(), MOVIE_TOPIC, self.dead_letter_topic]
+        return [*USER_TOPICS.values(), MOVIE_TOPIC, RECEIPTS_TOPIC, self.dead_letter_topic]
 
     @property
     def sqlalchemy_database_url(self) -> str:

@@ -1,5 +1,8 @@
 """MongoDB backup: MongoBackupSink.write against a bare unordered insert_many of the same documents.
 
+The sink records what it wrote in the audit's ledger (audit.backed_up), as it does in the
+pipeline; those rows are deleted afterwards.
+
 Both take consumer-sized batches and write into scratch collections of their own, dropped at
 the end: deleting from the real backup collection is slow on FerretDB (every delete scans it),
 and fresh collections make the two sides alike.
@@ -11,6 +14,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import chain
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
@@ -19,6 +23,7 @@ from app.bootstrap import mongo_client
 from app.config import Settings
 from app.consumers.mongo_backup import MongoBackupSink, backup_document
 from app.consumers.records import DecodedEvent
+from app.db.postgres import PostgresPool
 from bench.common import (
     Measurement,
     bench_parser,
@@ -56,11 +61,18 @@ async def through_the_sink(
 ) -> Measurement:
     client = mongo_client(settings.mongo_url)
     database = client[settings.mongo_database]
-    sink = MongoBackupSink(database[collection], database["forgotten_users"])
+    audit = PostgresPool(settings.database_url)  # the audit's ledger of the backup, as it runs
+    sink = MongoBackupSink(database[collection], database["forgotten_users"], audit)
     what = f"MongoBackupSink.write, batches of {len(batches[0])}"
     try:
         return await timed_sink_writes(what, sink, warmup, batches)
     finally:
+        ids = [uuid.UUID(event.event_id) for event in [*warmup, *chain(*batches)]]
+        async with audit.connection() as connection:
+            await connection.execute(
+                "DELETE FROM audit.backed_up WHERE event_id = ANY($1::uuid[])", ids
+            )
+        await audit.close()
         await client.close()
 
 

@@ -3,7 +3,8 @@
 Definitions both engines follow (the parity test holds them to it):
 - event_type: trimmed, lower-cased, then mapped through `aliases`; anything not canonical is
   kept as written and the event is invalid (`unknown_event_type`).
-- validity: the first failing check, in this order, names `invalid_reason`: unknown_event_type,
+- validity: the first failing check, in this order, names `invalid_reason`: synthetic (a user
+  of `synthetic_users`: the audit's canary, kept as a fact but counted nowhere), unknown_event_type,
   missing_movie, future_timestamp (occurred_at > received_at + skew), stale_timestamp
   (occurred_at < received_at - max_age), rating_out_of_range, position_beyond_duration
   (position > duration + tolerance). Invalid events stay in the facts, flagged.
@@ -55,6 +56,7 @@ class Rules:
     canonical_types: tuple[str, ...]
     aliases: dict[str, str]
     fields: dict[str, tuple[str, str]]  # fact column -> (payload|context, key)
+    synthetic_users: tuple[str, ...]
     require_movie_for: tuple[str, ...]
     max_future_skew_seconds: int
     max_age_days: int
@@ -98,6 +100,7 @@ def parse_rules(document: Any, raw_bytes: bytes, folder: Path) -> Rules:
         canonical_types=canonical,
         aliases={str(alias).strip().lower(): target for alias, target in aliases.items()},
         fields=_fields(_section(doc, "fields")),
+        synthetic_users=tuple(_strings(validity, "synthetic_users")),
         require_movie_for=tuple(_strings(validity, "require_movie_for")),
         max_future_skew_seconds=_number(validity, "max_future_skew_seconds", int),
         max_age_days=_number(validity, "max_age_days", int),

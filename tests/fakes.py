@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from app.config import RECEIPTS_TOPIC
 from app.producers.kafka import OutgoingMessage, PublishUnavailable
 
 
@@ -19,6 +20,15 @@ class InMemoryPublisher:
         if self.unavailable:
             raise PublishUnavailable("Kafka did not acknowledge the messages: timed out")
         self.messages.extend(messages)
+
+    @property
+    def events(self) -> list[OutgoingMessage]:
+        """What went to the user topics: the messages but ingest's receipts."""
+        return [message for message in self.messages if message.topic != RECEIPTS_TOPIC]
+
+    @property
+    def receipts(self) -> list[OutgoingMessage]:
+        return [message for message in self.messages if message.topic == RECEIPTS_TOPIC]
 
     async def close(self) -> None:
         self.closed = True

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from app.audit.dead_letter_ledger import DeadLetterRow, record_dead_letters
+from app.audit.receipts import AcknowledgedSink, decode_receipt
 from app.bootstrap import Resources
-from app.config import MOVIE_TOPIC, USER_TOPICS
+from app.config import MOVIE_TOPIC, RECEIPTS_TOPIC, USER_TOPICS
 from app.consumers.mongo_backup import MongoBackupSink
 from app.consumers.mongo_movies import MongoMovieVersionsSink
 from app.consumers.movie_records import decode_movie
@@ -25,6 +27,7 @@ class ConsumerGroup:
     topics: tuple[str, ...]
     decode: Callable[[SourceRecord], Decoded]
     sink: Callable[[Resources], Sink]
+    audited: bool = False  # its dead letters are events the audit accounts for
 
 
 def raw_collection(resources: Resources, name: str) -> AsyncCollection:
@@ -37,11 +40,15 @@ GROUPS: dict[str, ConsumerGroup] = {
         EVENT_TOPICS,
         decode_event,
         lambda r: MongoBackupSink(
-            raw_collection(r, "user_logs"), raw_collection(r, "forgotten_users")
+            raw_collection(r, "user_logs"), raw_collection(r, "forgotten_users"), r.postgres
         ),
+        audited=True,
     ),
     "postgres-staging": ConsumerGroup(
-        EVENT_TOPICS, decode_event, lambda r: PostgresStagingSink(r.postgres)
+        EVENT_TOPICS, decode_event, lambda r: PostgresStagingSink(r.postgres), audited=True
+    ),
+    "audit-receipts": ConsumerGroup(
+        (RECEIPTS_TOPIC,), decode_receipt, lambda r: AcknowledgedSink(r.postgres)
     ),
     "movie-mongo-backup": ConsumerGroup(
         (MOVIE_TOPIC,), decode_movie, lambda r: MongoMovieVersionsSink(raw_collection(r, "movies"))
@@ -61,7 +68,13 @@ def build_runner(group_id: str, resources: Resources) -> ConsumerRunner:
         dead_letter_topic=settings.dead_letter_topic,
         batch_size=settings.consumer_batch_size,
     )
+
+    async def record_refused(refused: list[tuple[SourceRecord, str]]) -> None:
+        rows = [DeadLetterRow(group_id, source, reason) for source, reason in refused]
+        await record_dead_letters(resources.postgres, rows)
+
     return ConsumerRunner(
         config, group.sink(resources), resources.publisher, group.decode,
         on_gap=lambda gap: record_gap(resources.postgres, gap),
+        on_dead_letters=record_refused if group.audited else None,
     )  # fmt: skip

@@ -25,6 +25,7 @@ class SourceRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp_ms: int | None = None  # Kafka's
 
 
 class Decoded(Protocol):

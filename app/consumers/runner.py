@@ -35,6 +35,8 @@ from app.producers.kafka import OutgoingMessage, Publisher, PublishUnavailable
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 GapRecorder = Callable[[OffsetGap], Awaitable[None]]
+# After the dead letters are in Kafka and before the commit: each refused record and why.
+DeadLetterRecorder = Callable[[list[tuple[SourceRecord, str]]], Awaitable[None]]
 GAP_RECORD_SECONDS = 5.0  # a rebalance waits for it: a store that hangs must not hold the group
 
 
@@ -138,12 +140,14 @@ class ConsumerRunner:
         dead_letters: Publisher,
         decode: Callable[[SourceRecord], Decoded] = decode_event,
         on_gap: GapRecorder | None = None,
+        on_dead_letters: DeadLetterRecorder | None = None,
     ) -> None:
         self.config = config
         self.sink = sink
         self.dead_letters = dead_letters
         self.decode = decode
         self.on_gap = on_gap
+        self.on_dead_letters = on_dead_letters
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -193,8 +197,9 @@ class ConsumerRunner:
         for records in batches.values():
             for record in records:
                 source = SourceRecord(
-                    record.topic, record.partition, record.offset, record.key, record.value
-                )
+                    record.topic, record.partition, record.offset, record.key, record.value,
+                    record.timestamp,
+                )  # fmt: skip
                 try:
                     decoded.append(self.decode(source))
                 except UndecodableRecord as error:
@@ -214,6 +219,12 @@ class ConsumerRunner:
             )
             if isinstance(published, _Stopped):
                 return False
+            if (record := self.on_dead_letters) is not None:
+                recorded = await self._retry_until_stopped(
+                    "record dead letters", lambda: record(refused)
+                )
+                if isinstance(recorded, _Stopped):
+                    return False
         return True
 
     def _dead_letter(self, source: SourceRecord, reason: str) -> OutgoingMessage:

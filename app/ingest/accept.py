@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from app.audit.receipts import receipt_message
 from app.config import USER_TOPICS
 from app.ingest.events import (
     AcceptedEvent,
@@ -32,6 +33,8 @@ def validate_all(
     for index, candidate in enumerate(candidates):
         try:
             event, encoded = validate_and_encode(candidate, receipt)
+            if event["user_id"] in limits.reserved_users:
+                raise EventRejected("user_id", "is reserved for the pipeline's canary", "reserved")
         except EventRejected as error:
             rejected.append(Rejection(index, error.field, error.reason, error.kind))
         else:
@@ -40,8 +43,10 @@ def validate_all(
 
 
 async def publish_accepted(publisher: Publisher, accepted: list[AcceptedEvent]) -> None:
-    """Returns once Kafka holds every one of them; raises PublishUnavailable otherwise."""
+    """Returns once Kafka holds every one of them and the receipt naming them (after them: a
+    receipt names only events Kafka holds); raises PublishUnavailable otherwise."""
     await publisher.publish([outgoing_message(event) for event in accepted])
+    await publisher.publish([receipt_message([event.event for event in accepted])])
 
 
 def outgoing_message(accepted: AcceptedEvent) -> OutgoingMessage:

@@ -146,6 +146,7 @@ class EventLimits:
     max_future_skew: timedelta
     max_age: timedelta
     max_user_agent_length: int = 512
+    reserved_users: frozenset[str] = frozenset()  # the canary's: no client may send as them
 
     @classmethod
     def from_rules(cls, rules: Rules) -> Self:
@@ -153,6 +154,7 @@ class EventLimits:
         return cls(
             max_future_skew=timedelta(seconds=rules.max_future_skew_seconds),
             max_age=timedelta(days=rules.max_age_days),
+            reserved_users=frozenset(rules.synthetic_users),
         )
 
 

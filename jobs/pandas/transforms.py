@@ -101,6 +101,7 @@ def invalid_reasons(facts: pd.DataFrame, rules: Rules) -> pd.Series:
     skew = pd.Timedelta(seconds=rules.max_future_skew_seconds)
     max_age = pd.Timedelta(days=rules.max_age_days)
     checks = [  # in the order rules.py defines
+        ("synthetic", facts["user_id"].isin(rules.synthetic_users)),
         ("unknown_event_type", ~facts["event_type"].isin(rules.canonical_types)),
         (
             "missing_movie",

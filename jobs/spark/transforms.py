@@ -243,6 +243,7 @@ def invalid_reason(rules: Rules) -> Column:
     rating, position = F.col("rating"), F.col("position_seconds")
     longest = F.col("duration_seconds") + rules.position_tolerance_seconds
     checks = [
+        ("synthetic", F.col("user_id").isin(*rules.synthetic_users)),
         ("unknown_event_type", ~is_true(event_type.isin(*rules.canonical_types))),
         ("missing_movie", event_type.isin(*rules.require_movie_for) & F.col("movie_id").isNull()),
         ("future_timestamp", occurred_us > received_us + skew_us),

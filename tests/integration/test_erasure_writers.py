@@ -90,7 +90,7 @@ async def test_the_staging_sink_drops_a_listed_users_events_on_both_paths(settin
     assert dropped("postgres_staging") - before == 2 + 3
 
 
-async def test_the_backup_sink_removes_a_listed_users_events_after_writing(settings, unique):
+async def test_the_backup_sink_removes_a_listed_users_events_after_writing(settings, unique, pg):
     gone, kept = f"gone-{unique}", f"kept-{unique}"
     client: AsyncMongoClient = AsyncMongoClient(settings.mongo_url, tz_aware=True)
     database = client[settings.mongo_database]
@@ -99,14 +99,21 @@ async def test_the_backup_sink_removes_a_listed_users_events_after_writing(setti
     try:
         await forgotten.insert_one({"_id": user_hash(gone).hex()})
         events = [new_event("click", gone), new_event("click", kept), new_event("watch", gone)]
-        sink = MongoBackupSink(logs, forgotten)
+        audit = PostgresPool(settings.database_url)
+        sink = MongoBackupSink(logs, forgotten, audit)
         assert await sink.write([decoded(event) for event in events]) == {}
+        await audit.close()
         backed_up = await logs.distinct("user_id")
+        ledger = await pg.fetch(
+            "SELECT event_id::text FROM audit.backed_up WHERE event_id = ANY($1::uuid[])",
+            [event["event_id"] for event in events],
+        )
     finally:
         await logs.drop()
         await forgotten.drop()
         await client.close()
     assert backed_up == [kept]
+    assert [row[0] for row in ledger] == [events[1]["event_id"]]  # the backup's ledger agrees
     assert dropped("mongo_backup") - before == 2
 
 

@@ -71,7 +71,7 @@ async def test_events_are_taken_before_the_framework_middleware_and_other_paths_
     health = await client.get("/health")
 
     assert (posted.status_code, health.status_code) == (202, 200)
-    assert len(publisher.messages) == 1
+    assert len(publisher.events) == 1
     assert PathRecorder.seen == ["/health"]
 
 
@@ -82,7 +82,7 @@ async def test_another_method_on_events_is_refused_with_405_naming_post(service)
 
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
-    assert publisher.messages == []
+    assert publisher.events == []
 
 
 @pytest.mark.parametrize(("origin", "allowed"), [(ORIGIN, True), ("https://evil.example", False)])

@@ -61,12 +61,27 @@ async def test_accepted_events_are_published_to_their_topic_keyed_by_user(client
     body = response.json()
     assert body["accepted"] == [{"index": 0, "event_id": event_id}]
     assert [r["index"] for r in body["rejected"]] == [1]
-    [message] = publisher.messages
+    [message] = publisher.events
     assert (message.topic, message.key) == ("user_comment_log", b"ana")
     stored = orjson.loads(message.value)
     assert stored["event_id"] == event_id
     assert stored["context"] == {"user_agent": "tests"}
     assert stored["payload"] == {"text": "Loved it", "rating": 9}
+    [receipt] = publisher.receipts  # after the events, naming only the accepted one
+    assert publisher.messages.index(receipt) > publisher.messages.index(message)
+    assert orjson.loads(receipt.value) == [[event_id, "comment", stored["received_at"], "ana"]]
+
+
+async def test_the_canarys_user_is_reserved(client, publisher):
+    response = await client.post("/events", json=comment("pipeline-canary"))
+
+    assert response.status_code == 422
+    [rejected] = response.json()["rejected"]
+    assert (rejected["field"], rejected["reason"]) == (
+        "user_id",
+        "is reserved for the pipeline's canary",
+    )
+    assert publisher.messages == []
 
 
 async def test_the_rules_validity_window_decides_what_is_too_old(client, publisher):
@@ -78,7 +93,7 @@ async def test_the_rules_validity_window_decides_what_is_too_old(client, publish
     [rejected] = response.json()["rejected"]
     assert rejected["field"] == "occurred_at"
     assert rejected["reason"] == "is older than 7 days"
-    assert publisher.messages == []
+    assert publisher.events == []
 
 
 async def test_a_publisher_that_cannot_store_makes_a_503_and_no_202(client, publisher):
@@ -88,7 +103,7 @@ async def test_a_publisher_that_cannot_store_makes_a_503_and_no_202(client, publ
 
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
-    assert publisher.messages == []
+    assert publisher.events == []
 
 
 async def test_a_beacon_body_is_read_as_json(client, publisher):
@@ -99,7 +114,7 @@ async def test_a_beacon_body_is_read_as_json(client, publisher):
     )
 
     assert response.status_code == 202
-    assert len(publisher.messages) == 1
+    assert len(publisher.events) == 1
 
 
 async def test_the_lifespan_closes_what_the_root_built(publisher):
@@ -135,4 +150,4 @@ async def test_a_client_that_goes_away_mid_upload_gets_a_4xx_not_a_crash(publish
         await app(scope, receive, send)
     [start] = [message for message in sent if message["type"] == "http.response.start"]
     assert start["status"] == 400
-    assert publisher.messages == []
+    assert publisher.events == []

@@ -1,0 +1,63 @@
+"""Ingest's receipts: once Kafka holds a request's events, and before the 202, ingest publishes
+which events it acknowledged to the receipts topic. The audit's consumer group copies them into
+audit.acknowledged, so what ingest promised is known even when records vanish from a user
+topic before any consumer read them, and survives a killed API process (no receipt, no 202)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from app.audit.id_ledger import LedgerEntry, record_entries
+from app.config import RECEIPTS_TOPIC
+from app.consumers.records import SourceRecord, UndecodableRecord
+from app.db.postgres import PostgresPool
+from app.producers.kafka import OutgoingMessage
+
+
+def receipt_message(events: list[dict[str, Any]]) -> OutgoingMessage:
+    """One record naming a request's acknowledged events (in their stored form): per event its
+    id, type, receive time and user. Keyed by the first user, so receipts spread evenly."""
+    listed = [
+        (event["event_id"], event["event_type"], event["received_at"], event["user_id"])
+        for event in events
+    ]
+    return OutgoingMessage(RECEIPTS_TOPIC, events[0]["user_id"].encode(), orjson.dumps(listed))
+
+
+@dataclass(frozen=True)
+class DecodedReceipt:
+    source: SourceRecord
+    entries: list[LedgerEntry]
+
+
+def decode_receipt(source: SourceRecord) -> DecodedReceipt:
+    try:
+        listed = orjson.loads(source.value or b"")
+        entries = [
+            LedgerEntry(str(uuid.UUID(event_id)), str(event_type),
+                        datetime.fromisoformat(received_at), str(user_id))
+            for event_id, event_type, received_at, user_id in listed
+        ]  # fmt: skip
+    except (orjson.JSONDecodeError, TypeError, ValueError) as error:
+        raise UndecodableRecord(f"not a receipt: {error}") from None
+    return DecodedReceipt(source, entries)
+
+
+class AcknowledgedSink:
+    """Writes receipts into audit.acknowledged; a receipt is never refused for good."""
+
+    name = "audit_acknowledged"
+
+    def __init__(self, postgres: PostgresPool) -> None:
+        self._postgres = postgres
+
+    async def write(self, receipts: list[DecodedReceipt]) -> dict[int, str]:
+        entries = [entry for receipt in receipts for entry in receipt.entries]
+        async with self._postgres.connection() as connection:
+            await record_entries(connection, "audit.acknowledged", entries)
+        return {}
