@@ -14,12 +14,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Literal
 
 import asyncpg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from app.audit.run import audit_pass, canary
+from app.audit.table_checks import run_table_checks
 from app.bootstrap import Resources
 from app.catalogue.sync import sync_catalogue
 from app.db.postgres import PostgresPool
@@ -52,6 +55,17 @@ def scheduled_jobs(resources: Resources) -> list[ScheduledJob]:
             settings.spark_health_cron,
             lambda _slot: check_spark_health(resources.postgres, settings, fallback_from),
         ),
+        ScheduledJob("audit-canary", settings.audit_canary_cron, lambda _slot: canary(resources)),
+        ScheduledJob(
+            "audit-reconcile",
+            settings.audit_cron,
+            lambda _slot: audit_pass(resources, interval_seconds(settings.audit_canary_cron)),
+        ),
+        ScheduledJob(
+            "audit-table-checks",
+            settings.audit_table_checks_cron,
+            lambda _slot: run_table_checks(resources.postgres),
+        ),
     ]
     if source.has_changes_feed:
         jobs.append(
@@ -72,6 +86,16 @@ def cron_trigger(expression: str) -> CronTrigger:
             day_of_week=day_of_week, timezone=UTC,
         )  # fmt: skip
     return CronTrigger.from_crontab(expression, timezone=UTC)
+
+
+def interval_seconds(expression: str) -> int:
+    """The time between two runs of a cron expression (the shortest of the next few)."""
+    trigger, now = cron_trigger(expression), datetime.now(UTC)
+    times = [trigger.get_next_fire_time(None, now)]
+    for _ in range(3):
+        last = times[-1]
+        times.append(trigger.get_next_fire_time(last, last + timedelta(microseconds=1)))
+    return int(min((b - a).total_seconds() for a, b in pairwise(times)))
 
 
 def latest_slot(trigger: CronTrigger, now: datetime) -> datetime:

@@ -81,10 +81,15 @@ class ServiceProcess:
         self.launcher, self.args = launcher, args
         self.base_url = f"http://{host}:{self.port}"
         self.ops_url = f"http://{host}:{self.ops_port}"  # the operators' listener
-        # The Spark health check would start fallback runs in every test's service, and the
-        # tests play many clients from one address: far above the fair-use limits.
+        # The Spark health check would start fallback runs in every test's service, the audit
+        # would send canaries into every test's stores, and the tests play many clients from
+        # one address: far above the fair-use limits.
+        never = "0 0 1 1 *"
         quiet = {
-            "SPARK_HEALTH_CRON": "0 0 1 1 *",
+            "SPARK_HEALTH_CRON": never,
+            "AUDIT_CRON": never,
+            "AUDIT_CANARY_CRON": never,
+            "AUDIT_TABLE_CHECKS_CRON": never,
             "RATE_LIMIT_INGEST": "1000000/second",
             "RATE_LIMIT_READ": "1000000/second",
         }

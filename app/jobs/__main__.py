@@ -11,6 +11,7 @@ from collections.abc import Callable
 from app.bootstrap import build_resources
 from app.config import MissingSetting, get_settings
 from app.jobs import (
+    audit,
     dead_letters,
     fallback_mode,
     fallback_run,
@@ -45,6 +46,7 @@ COMMANDS = {
     "forget-user": forget_user,
     "metabase-setup": metabase_setup,
     "user-token": user_token,
+    "audit": audit,
 }
 
 
