@@ -75,9 +75,9 @@ def unacknowledged(counts: Mapping[str, int]) -> int:
 
 
 def kind_of(stage_reached: datetime | None, newest_lacking: datetime) -> Kind:
-    """Events a stage lacks are `stalled` while it has written nothing received after them (it
-    has not got there yet), `missing` once it has moved past them."""
-    if stage_reached is None or stage_reached <= newest_lacking:
+    """Events a stage lacks are `stalled` while it has written nothing received as late as them
+    (it has not got there yet), `missing` once it has (it moved past them)."""
+    if stage_reached is None or stage_reached < newest_lacking:
         return "stalled"
     return "missing"
 

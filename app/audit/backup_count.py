@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 from pymongo.asynchronous.collection import AsyncCollection
@@ -24,10 +24,12 @@ from app.audit.findings import record_findings
 
 STAGE = "backup_documents"
 WALK_BATCH = 10_000
+EVER = datetime.min.replace(tzinfo=UTC)
 MISSING_FROM_WALK = """
     SELECT b.event_id::text, date_bin('1 minute', b.received_at, timestamptz '2000-01-01') AS w
     FROM audit.backed_up b
-    WHERE b.written_at < $1 AND NOT EXISTS (SELECT 1 FROM walked_ids w WHERE w.id = b.event_id)
+    WHERE b.written_at < $1 AND b.received_at >= $2
+      AND NOT EXISTS (SELECT 1 FROM walked_ids w WHERE w.id = b.event_id)
     ORDER BY b.received_at, b.event_id
 """
 
@@ -38,8 +40,10 @@ async def check_backup_count(
     every_minutes: int,
     sample: int,
     now: datetime,
+    since: datetime = EVER,
 ) -> list[Finding] | None:
-    """The findings of a walk, or None when the counts needed none (or it is not yet time)."""
+    """The findings of a walk, or None when the counts needed none (or it is not yet time).
+    A walk compares the ledger's events received `since` then (all of them by default)."""
     last = await connection.fetchrow(
         "SELECT counted_at, documents - ledger AS difference FROM audit.backup_counts "
         "ORDER BY counted_at DESC LIMIT 1"
@@ -60,7 +64,7 @@ async def check_backup_count(
             "INSERT INTO audit.backup_counts (documents, ledger) VALUES ($1, $2)", documents, ledger
         )
         return None
-    findings = await walk(connection, collection, now, sample)
+    findings = await walk(connection, collection, now, since, sample)
     missing = sum(finding.events for finding in findings)
     await connection.execute(
         "INSERT INTO audit.backup_counts (documents, ledger, swept, missing) "
@@ -71,7 +75,11 @@ async def check_backup_count(
 
 
 async def walk(
-    connection: asyncpg.Connection, collection: AsyncCollection, started: datetime, sample: int
+    connection: asyncpg.Connection,
+    collection: AsyncCollection,
+    started: datetime,
+    since: datetime,
+    sample: int,
 ) -> list[Finding]:
     """Every id of the backup into a temporary table, then the ledger's events not among them
     (written before the walk began: a later one may not have been walked)."""
@@ -86,7 +94,7 @@ async def walk(
                 await copy_ids(connection, batch)
                 batch = []
         await copy_ids(connection, batch)
-        rows = await connection.fetch(MISSING_FROM_WALK, started)
+        rows = await connection.fetch(MISSING_FROM_WALK, started, since)
     by_window: dict[datetime, list[str]] = defaultdict(list)
     for event_id, window in rows:
         by_window[window].append(event_id)

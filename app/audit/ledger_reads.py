@@ -13,25 +13,29 @@ from app.audit.accounts import BACKUP_GROUP, STAGING_GROUP
 
 WINDOW = "date_bin('1 minute', received_at, timestamptz '2000-01-01 00:00:00+00')"
 COUNTS = f"""
-    SELECT window_start, stage, sum(events)::bigint AS events FROM audit.ledger
-    WHERE window_start >= $1 AND window_start < $2 GROUP BY 1, 2
+    SELECT window_start, event_type, stage, events FROM audit.ledger
+    WHERE window_start >= $1 AND window_start < $2
     UNION ALL
-    SELECT {WINDOW}, 'acknowledged', count(*) FROM audit.acknowledged
-    WHERE received_at >= $1 AND received_at < $2 GROUP BY 1
-    UNION ALL
-    SELECT {WINDOW}, 'backed_up', count(*) FROM audit.backed_up
-    WHERE received_at >= $1 AND received_at < $2 GROUP BY 1
-    UNION ALL
-    SELECT {WINDOW}, 'dead_letter:' || consumer_group, count(*) FROM audit.dead_letters
+    SELECT {WINDOW}, event_type, 'acknowledged', count(*) FROM audit.acknowledged
     WHERE received_at >= $1 AND received_at < $2 GROUP BY 1, 2
+    UNION ALL
+    SELECT {WINDOW}, event_type, 'backed_up', count(*) FROM audit.backed_up
+    WHERE received_at >= $1 AND received_at < $2 GROUP BY 1, 2
+    UNION ALL
+    SELECT {WINDOW}, event_type, 'dead_letter:' || consumer_group, count(*)
+    FROM audit.dead_letters WHERE received_at >= $1 AND received_at < $2 GROUP BY 1, 2, 3
 """
-# How far each stage has got: the newest receive time it holds (a backward walk of an index).
+TypeCounts = dict[str, dict[str, int]]  # per event type, each stage's count
+# How far each stage has got: the newest receive time it holds (a backward walk of an index);
+# for the model, what its writers record of their progress, which no deleted fact moves back.
 REACHED = {
     "acknowledged": "SELECT max(received_at) FROM audit.acknowledged",
     "backed_up": "SELECT max(received_at) FROM audit.backed_up",
     "staged": "SELECT max(received_at) FROM stg_user_logs",
-    "modelled": "SELECT greatest((SELECT max(received_at) FROM fact_user_event), "
-    "(SELECT max(received_at) FROM fact_user_event_fallback))",
+    "modelled": "SELECT greatest("
+    "(SELECT max(max_received_at) FROM (SELECT max_received_at FROM spark_batches "
+    "ORDER BY processed_at DESC LIMIT 100) AS latest_batches), "
+    "(SELECT max(range_end) FROM fallback_runs WHERE status = 'succeeded'))",
 }
 IN_WINDOW = "{0}.received_at >= $1 AND {0}.received_at < $2"
 
@@ -70,11 +74,10 @@ DUPLICATES = {
 
 async def window_counts(
     connection: asyncpg.Connection, first: datetime, until: datetime
-) -> dict[datetime, dict[str, int]]:
-    counts: dict[datetime, dict[str, int]] = defaultdict(dict)
-    for row in await connection.fetch(COUNTS, first, until):
-        stage_counts = counts[row["window_start"]]
-        stage_counts[row["stage"]] = stage_counts.get(row["stage"], 0) + row["events"]
+) -> dict[datetime, TypeCounts]:
+    counts: dict[datetime, TypeCounts] = defaultdict(lambda: defaultdict(dict))
+    for window, event_type, stage, events in await connection.fetch(COUNTS, first, until):
+        counts[window][event_type][stage] = events
     return counts
 
 

@@ -39,7 +39,7 @@ def decode_receipt(source: SourceRecord) -> DecodedReceipt:
     try:
         listed = orjson.loads(source.value or b"")
         entries = [
-            LedgerEntry(str(uuid.UUID(event_id)), str(event_type),
+            LedgerEntry(str(uuid.UUID(str(event_id))), str(event_type),
                         datetime.fromisoformat(received_at), str(user_id))
             for event_id, event_type, received_at, user_id in listed
         ]  # fmt: skip

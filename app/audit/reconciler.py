@@ -15,7 +15,14 @@ from itertools import groupby
 import asyncpg
 
 from app.audit import ledger_reads as reads
-from app.audit.accounts import Finding, completeness, kind_of, suspects, unacknowledged
+from app.audit.accounts import (
+    Finding,
+    Suspect,
+    completeness,
+    kind_of,
+    suspects,
+    unacknowledged,
+)
 from app.audit.findings import open_finding_windows, record_findings
 from app.config import Settings
 from app.db.postgres import PostgresPool
@@ -78,15 +85,33 @@ def runs(windows: list[datetime]) -> Iterable[list[datetime]]:
         yield [window for _, window in run]
 
 
+def totals(by_type: reads.TypeCounts) -> dict[str, int]:
+    summed: dict[str, int] = {}
+    for counts in by_type.values():
+        for stage, events in counts.items():
+            summed[stage] = summed.get(stage, 0) + events
+    return summed
+
+
+def window_suspects(by_type: reads.TypeCounts) -> list[Suspect]:
+    """Type by type, so that a loss of one type and a surplus of another do not cancel out;
+    one suspect per stage and kind (the anti-join covers every type)."""
+    found: dict[tuple[str, str], Suspect] = {}
+    for counts in by_type.values():
+        for suspect in suspects(counts):
+            found.setdefault((suspect.stage, suspect.kind), suspect)
+    return list(found.values())
+
+
 async def check_window(
     connection: asyncpg.Connection,
     window: datetime,
-    counts: dict[str, int],
+    by_type: reads.TypeCounts,
     reached: dict[str, datetime | None],
     sample: int,
 ) -> WindowCheck:
-    end, found = window + MINUTE, []
-    for suspect in suspects(counts):
+    end, found, counts = window + MINUTE, [], totals(by_type)
+    for suspect in window_suspects(by_type):
         lacking = await reads.unaccounted(connection, suspect.stage, suspect.kind, window, end)
         if lacking:
             ids, kind = [event_id for event_id, _ in lacking], suspect.kind
@@ -96,8 +121,8 @@ async def check_window(
             found.append(
                 Finding(suspect.stage, window, kind, len(ids), tuple(ids[:sample]), detail)
             )
-    excess = unacknowledged(counts)
-    if excess and kind_of(reached["acknowledged"], end - timedelta(microseconds=1)) == "stalled":
+    excess = sum(unacknowledged(type_counts) for type_counts in by_type.values())
+    if excess and kind_of(reached["acknowledged"], end) == "stalled":
         detail = "stored, but ingest's receipts for them are not read yet"
         found.append(Finding("acknowledged", window, "stalled", excess, (), detail))
     for stage in reads.DUPLICATES:

@@ -45,6 +45,8 @@ USER_TABLES = (
     "spark_incoming_sessions",
     "spark_session_bounds",
 )
+# The audit's ledgers hold a user only as user_hash(); what they count goes with the rows.
+AUDIT_TABLES = ("audit.acknowledged", "audit.backed_up")
 RAW = "raw user_logs"
 ROLLUP_DAYS = "rollup days rebuilt"
 OLDER_TRANSACTIONS = """
@@ -145,6 +147,11 @@ async def delete_rows(connection: asyncpg.Connection, user_id: str) -> dict[str,
     for table in USER_TABLES:
         status = await connection.execute(f"DELETE FROM {table} WHERE user_id = $1", user_id)
         removed[table] = int(status.rsplit(" ", 1)[-1])
+    for table in AUDIT_TABLES:
+        status = await connection.execute(
+            f"DELETE FROM {table} WHERE user_hash = $1", user_hash(user_id)
+        )
+        removed[table] = int(status.rsplit(" ", 1)[-1])
     await connection.execute(
         "SELECT rebuild_rollups(day, day) FROM unnest($1::date[]) AS day", days
     )
@@ -157,6 +164,10 @@ async def count_rows(resources: Resources, raw: AsyncDatabase, user_id: str) -> 
         for table in USER_TABLES:
             counts[table] = await connection.fetchval(
                 f"SELECT count(*) FROM {table} WHERE user_id = $1", user_id
+            )
+        for table in AUDIT_TABLES:
+            counts[table] = await connection.fetchval(
+                f"SELECT count(*) FROM {table} WHERE user_hash = $1", user_hash(user_id)
             )
         counts[ROLLUP_DAYS] = await connection.fetchval(
             "SELECT count(DISTINCT event_date) FROM fact_user_event WHERE user_id = $1", user_id

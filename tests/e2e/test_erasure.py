@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from pymongo import AsyncMongoClient
 
-from app.ops.erasure import USER_TABLES
+from app.ops.erasure import AUDIT_TABLES, USER_TABLES
 from jobs.forgotten_users import user_hash
 from tests.e2e.model_support import run_job
 from tests.e2e.stores import wait_until_landed
@@ -38,6 +38,15 @@ async def rows_of(pg, user: str) -> dict[str, int]:
     return {
         table: await pg.fetchval(f"SELECT count(*) FROM {table} WHERE user_id = $1", user)
         for table in USER_TABLES
+    }
+
+
+async def audit_rows_of(pg, user: str) -> dict[str, int]:
+    return {
+        table: await pg.fetchval(
+            f"SELECT count(*) FROM {table} WHERE user_hash = $1", user_hash(user)
+        )
+        for table in AUDIT_TABLES
     }
 
 
@@ -85,6 +94,7 @@ async def test_forget_user_removes_every_trace_and_nothing_brings_it_back(settin
         gone,
     )
     assert valid == 3
+    assert await audit_rows_of(pg, gone) == dict.fromkeys(AUDIT_TABLES, 3)
 
     dry = run_job("forget-user", gone, "--dry-run").stdout
     assert "would remove" in dry and gone not in dry
@@ -93,6 +103,7 @@ async def test_forget_user_removes_every_trace_and_nothing_brings_it_back(settin
     erased = run_job("forget-user", gone, "--requested-by", "privacy-team").stdout
     assert gone not in erased, "the output names the user only by digest"
     assert await rows_of(pg, gone) == dict.fromkeys(USER_TABLES, 0)
+    assert await audit_rows_of(pg, gone) == dict.fromkeys(AUDIT_TABLES, 0)
     assert await backups_of(settings, gone) == 0
     assert await day_totals(pg, today) == (events_before - valid, comments_before - comments)
     audit = await pg.fetchrow(
@@ -121,5 +132,6 @@ async def test_forget_user_removes_every_trace_and_nothing_brings_it_back(settin
     run_job("fallback", "--since", started.isoformat(), "--until", datetime.now(UTC).isoformat())
     run_job("promote", "--since", started.isoformat())
 
+    assert await audit_rows_of(pg, gone) == dict.fromkeys(AUDIT_TABLES, 0)
     assert await rows_of(pg, gone) == dict.fromkeys(USER_TABLES, 0)
     assert await backups_of(settings, gone) == 0

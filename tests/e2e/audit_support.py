@@ -1,0 +1,52 @@
+"""Running the audit from a test: its passes over chosen windows, and what they found of the
+test's own events (the stores are shared by the whole suite, the windows too)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+
+import httpx
+
+from app.audit.accounts import Finding
+from app.audit.reconciler import MINUTE, floor_minute, minutes, reconcile
+from app.config import Settings
+from app.db.postgres import PostgresPool
+
+
+def windows_since(started: datetime) -> list[datetime]:
+    return minutes(floor_minute(started), floor_minute(datetime.now(UTC)) + MINUTE)
+
+
+async def audit_findings(
+    postgres: PostgresPool, settings: Settings, started: datetime, ids: Iterable[str]
+) -> list[Finding]:
+    """A reconciler pass over the minutes since `started`, its findings about these events."""
+    wanted = set(ids)
+    checks = await reconcile(postgres, settings, windows=windows_since(started))
+    return [
+        finding
+        for check in checks
+        for finding in check.findings
+        if wanted.intersection(finding.sample_ids)
+    ]
+
+
+async def until(condition: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not await condition():
+        assert time.monotonic() < deadline, f"not within {seconds:g} s: {what}"
+        await asyncio.sleep(0.5)
+
+
+async def post_events(base_url: str, events: list[dict]) -> list[str]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        response = await client.post("/events", json=events)
+    assert response.status_code == 202, response.text
+    return [item["event_id"] for item in response.json()["accepted"]]
+
+
+def kinds(findings: list[Finding]) -> set[tuple[str, str]]:
+    return {(finding.stage, finding.kind) for finding in findings}
