@@ -21,16 +21,21 @@ def windows_since(started: datetime) -> list[datetime]:
 
 
 async def audit_findings(
-    postgres: PostgresPool, settings: Settings, started: datetime, ids: Iterable[str]
+    postgres: PostgresPool,
+    settings: Settings,
+    started: datetime,
+    ids: Iterable[str],
+    stages: Iterable[str] | None = None,
 ) -> list[Finding]:
-    """A reconciler pass over the minutes since `started`, its findings about these events."""
+    """A reconciler pass over the minutes since `started`, its findings about these events
+    (at these stages, or all)."""
     wanted = set(ids)
     checks = await reconcile(postgres, settings, windows=windows_since(started))
     return [
         finding
         for check in checks
         for finding in check.findings
-        if wanted.intersection(finding.sample_ids)
+        if wanted.intersection(finding.sample_ids) and (stages is None or finding.stage in stages)
     ]
 
 
