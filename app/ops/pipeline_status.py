@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
+from app.audit.summary import AuditSummary, audit_summary
 from app.bootstrap import Resources
 from app.catalogue import queries as catalogue_queries
 from app.config import FallbackMode
@@ -62,6 +63,31 @@ class CatalogueSync(BaseModel):
     movies: int = Field(description="Movies the catalogue holds now.")
 
 
+class AuditFinding(BaseModel):
+    stage: str
+    window_start: datetime
+    kind: str = Field(description="missing, extra, duplicate or stalled.")
+    events: int
+    detail: str
+    sample_ids: list[str]
+
+
+class Audit(BaseModel):
+    completeness_hour: float = Field(
+        description="Of the events acknowledged in the checked minutes of the last hour, the "
+        "share in the model or awaiting promotion (the promise: at least 0.9999)."
+    )
+    completeness_day: float
+    acknowledged_hour: int
+    acknowledged_day: int
+    open_findings: int
+    findings: list[AuditFinding] = Field(description="The oldest open findings, up to 10.")
+    canary_seconds: dict[str, float | None] = Field(
+        description="The newest canary: seconds from its receipt to each stage (null: not yet)."
+    )
+    last_checked_at: datetime | None
+
+
 class PipelineStatus(BaseModel):
     measured_at: datetime
     unavailable: list[str] = Field(
@@ -78,6 +104,7 @@ class PipelineStatus(BaseModel):
     spark: Spark | None
     fallback: Fallback | None
     catalogue: CatalogueSync | None = Field(description="The last sync that ended, if any.")
+    audit: Audit | None = Field(description="The audit's accounts; null while PostgreSQL is down.")
 
 
 @dataclass(frozen=True)
@@ -86,6 +113,7 @@ class FromPostgres:
     catalogue: CatalogueSync | None
     last_batch_events: int | None
     consumer_gaps: dict[str, int]
+    audit: Audit
 
 
 class StatusMonitor:
@@ -143,6 +171,7 @@ class StatusMonitor:
             spark=spark,
             fallback=pg.fallback if pg else None,
             catalogue=pg.catalogue if pg else None,
+            audit=pg.audit if pg else None,
         )
 
     def _ingest(self) -> Ingest:
@@ -172,11 +201,13 @@ class StatusMonitor:
                 connection, settings.spark_checkpoint_dir, limit=1
             )
             gaps = await messages_lost_by_group(connection)
+            audit = await audit_summary(connection, limit=10)
         return FromPostgres(
             Fallback(mode=mode, awaiting_promotion=waiting),
             CatalogueSync(**dict(sync)) if sync else None,
             batches[0]["events"] if batches else None,
             gaps,
+            audit_view(audit),
         )
 
     async def _bounded(self, work: Awaitable[T]) -> T | None:
@@ -186,6 +217,26 @@ class StatusMonitor:
         except Exception:  # shown as unavailable; the probes say why
             log.warning("a status reading failed", exc_info=True)
             return None
+
+
+def audit_view(summary: AuditSummary) -> Audit:
+    hour, day, canary = summary.periods["hour"], summary.periods["day"], summary.canary or {}
+    return Audit(
+        completeness_hour=hour.completeness,
+        completeness_day=day.completeness,
+        acknowledged_hour=hour.acknowledged,
+        acknowledged_day=day.acknowledged,
+        open_findings=summary.open_count,
+        findings=[
+            AuditFinding(**{key: finding[key] for key in AuditFinding.model_fields})
+            for finding in summary.open_findings
+        ],
+        canary_seconds={
+            stage: None if canary.get(stage) is None else float(canary[stage])
+            for stage in ("backed_up", "staged", "modelled")
+        },
+        last_checked_at=summary.last_checked,
+    )
 
 
 async def skipped() -> None:

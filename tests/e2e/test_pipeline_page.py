@@ -78,6 +78,9 @@ async def test_the_page_shows_the_figures_of_the_stores_and_the_api(settings, se
         movies = await connection.fetchval(
             "SELECT count(*) FROM dim_movie WHERE NOT is_placeholder AND NOT is_gone"
         )
+        findings = await connection.fetchval(
+            "SELECT count(*) FROM audit.findings WHERE closed_at IS NULL"
+        )
     finally:
         await connection.close()
     accepted, awaiting, catalogue, mode = browser.execute(
@@ -87,9 +90,11 @@ async def test_the_page_shows_the_figures_of_the_stores_and_the_api(settings, se
     assert number(awaiting) == waiting > 0
     assert number(catalogue) == movies > 0
     assert mode == settings.fallback_mode.value
+    [open_findings] = browser.execute(TEXT, "audit-open")
+    assert number(open_findings) == findings
     lags = browser.execute(CONSUMER_LAG)
-    assert set(lags) == {"mongo-backup", "postgres-staging", "movie-mongo-backup",
-                         "movie-postgres-staging"}  # fmt: skip
+    assert set(lags) == {"mongo-backup", "postgres-staging", "audit-receipts",
+                         "movie-mongo-backup", "movie-postgres-staging"}  # fmt: skip
     assert all(number(lag) >= 0 for lag in lags.values())
 
     run_job("promote", "--since", started)
