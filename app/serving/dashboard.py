@@ -50,6 +50,17 @@ WHERE day > current_date - 30 ORDER BY day""",
             "line",
         ),
         CardSpec(
+            "Audit: acknowledged events modelled, per hour",
+            """SELECT date_trunc('hour', window_start) AS hour, sum(acknowledged) AS acknowledged,
+       sum(accounted) AS modelled,
+       round(100 * sum(accounted) / nullif(sum(acknowledged), 0), 4) AS percent,
+       sum(open_findings) AS open_findings
+FROM analytics.audit_completeness
+WHERE window_start > now() - interval '2 days'
+GROUP BY 1 ORDER BY 1 DESC""",
+            "table",
+        ),
+        CardSpec(
             "Rows awaiting promotion",
             "SELECT count(*) AS awaiting_promotion FROM analytics.fallback_awaiting_promotion",
             "scalar",

@@ -14,7 +14,7 @@ from app.serving.dashboard import DASHBOARD
 ANALYTICS_VIEWS = {
     "movies", "movie_genres", "movie_daily_activity", "user_daily_activity",
     "daily_active_users", "emotions_per_day", "sessions", "session_events",
-    "fallback_awaiting_promotion",
+    "fallback_awaiting_promotion", "audit_completeness", "audit_findings",
 }  # fmt: skip
 DENIED = (asyncpg.InsufficientPrivilegeError, asyncpg.ReadOnlySQLTransactionError)
 
@@ -50,7 +50,16 @@ async def test_the_analyst_runs_every_card_of_the_dashboard(analyst, card):
 
 
 @pytest.mark.parametrize(
-    "table", ["stg_user_logs", "stg_comments", "fact_user_event", "rollup_day", "spark_batches"]
+    "table",
+    [
+        "stg_user_logs",
+        "stg_comments",
+        "fact_user_event",
+        "rollup_day",
+        "spark_batches",
+        "audit.findings",
+        "audit.acknowledged",
+    ],
 )
 async def test_the_analyst_cannot_read_staging_or_bookkeeping(analyst, table):
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
