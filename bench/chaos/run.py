@@ -16,7 +16,10 @@ from pathlib import Path
 
 import asyncpg
 
+from app.audit.canary import follow_canaries
+from app.audit.reconciler import MINUTE, floor_minute, minutes, reconcile
 from app.config import USER_TOPICS, Settings
+from app.db.postgres import PostgresPool
 from app.producers.kafka_admin import spark_offsets_at_end
 from app.simulation.answer_log import Answers, read_answers
 from bench.chaos.faults import Fault, Target, inject, plan_faults
@@ -47,6 +50,15 @@ class ChaosPlan:
     max_faults: int | None = None  # end sooner, after this many
 
 
+@dataclass(frozen=True)
+class AuditAfter:
+    """The audit's findings about the run's minutes: opened during it, and still open once
+    it settled and a last pass looked at them again."""
+
+    opened: int
+    still_open: int
+
+
 @dataclass
 class ChaosReport:
     faults: list[Fault] = field(default_factory=list)
@@ -57,6 +69,7 @@ class ChaosReport:
     fallback_runs: int = 0
     promoted: int = 0  # acknowledged events whose fact came from a fallback run's promotion
     settle_seconds: float = 0.0
+    audit: AuditAfter | None = None
 
     def lost(self, store: str) -> int:
         return len(self.answers.acknowledged) - self.stores[store].found
@@ -78,6 +91,8 @@ class ChaosReport:
             and letters is not None
             and letters.not_poison == 0
             and letters.poison_missed == 0
+            and self.audit is not None
+            and self.audit.still_open == 0
         )
 
 
@@ -101,7 +116,9 @@ def build_targets(env: dict[str, str], port: int, logs: Path) -> dict[str, Targe
     return {
         "service": ours("service", "app", health=f"http://127.0.0.1:{port}/health"),
         # A second member of the event groups: partitions move between it and the service's.
-        "consumer": ours("consumer", "app.consumers", "mongo-backup", "postgres-staging"),
+        "consumer": ours(
+            "consumer", "app.consumers", "mongo-backup", "postgres-staging", "audit-receipts"
+        ),
         "spark": ours("spark", "app.jobs", "spark"),
         **{name: StackService(name) for name in ("kafka", "ferretdb", "postgres")},
     }
@@ -146,12 +163,16 @@ async def run_chaos(settings: Settings, plan: ChaosPlan, say=print) -> ChaosRepo
             await asyncio.to_thread(inject, fault, targets[fault.target])
             report.faults.append(fault)
         await asyncio.to_thread(simulator.stop)
+        traffic_ended = datetime.now(UTC)
         report.answers = read_answers(answers_path)
         report.poison_sent = len(poison_keys)
         settle_started = time.monotonic()
         say(f"settling: {len(report.answers.acknowledged)} acknowledged events")
         await settle(settings, plan, report, started_at, say)
         report.settle_seconds = time.monotonic() - settle_started
+        report.audit = await audit_after(
+            settings, started_at, traffic_ended, report.answers.acknowledged
+        )
     finally:
         await asyncio.to_thread(simulator.stop)
         for process in ours:
@@ -180,6 +201,31 @@ async def settle(
         await promote(started_at)
     report.stores = await count_in_stores(settings, acknowledged)
     report.promoted = await promoted_facts(settings, acknowledged)
+
+
+async def audit_after(
+    settings: Settings, started: datetime, ended: datetime, acknowledged: set[str]
+) -> AuditAfter:
+    """A last reconciler pass over the run's minutes and its canaries, while the pipeline
+    still runs; then its findings about them, and those still open. A finding is the run's
+    when it names the run's events, or none (a stall of receipts, a canary) and was opened
+    during it: the first minute may hold another's leftovers."""
+    postgres = PostgresPool(settings.database_url)
+    try:
+        first, last = floor_minute(started), floor_minute(ended)
+        await reconcile(postgres, settings, windows=minutes(first, last + MINUTE))
+        async with postgres.connection() as connection:
+            deadline = settings.audit_canary_deadline_seconds
+            await follow_canaries(connection, deadline, 60, datetime.now(UTC))
+            opened, still_open = await connection.fetchrow(
+                "SELECT count(*), count(*) FILTER (WHERE closed_at IS NULL) FROM audit.findings "
+                "WHERE window_start BETWEEN $1 AND $2 AND (sample_ids && $3::text[] OR "
+                "(stage = 'canary' OR sample_ids = '{}') AND opened_at >= $4)",
+                first, last, list(acknowledged), started,
+            )  # fmt: skip
+    finally:
+        await postgres.close()
+    return AuditAfter(opened, still_open)
 
 
 async def wait_for(settings: Settings, event_ids: set[str], store: str, seconds: float) -> None:

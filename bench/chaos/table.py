@@ -41,6 +41,10 @@ def report_tables(report: ChaosReport) -> str:
         [(report.poison_sent, letters.records, letters.not_poison, letters.poison_missed)]
         if letters else [],
     )  # fmt: skip
+    audit = markdown(
+        ("findings about the run's minutes", "still open after settling"),
+        [(report.audit.opened, report.audit.still_open)] if report.audit else [],
+    )
     return "\n\n".join(
         (
             f"Faults ({len(report.faults)}):\n\n{faults}",
@@ -48,5 +52,6 @@ def report_tables(report: ChaosReport) -> str:
             f"Stores, after settling {report.settle_seconds:.0f} s ({report.fallback_runs} "
             f"fallback runs; {report.promoted} facts promoted from them):\n\n{stores}",
             f"Dead-letter topic:\n\n{dead}",
+            f"The audit (python -m app.jobs audit names them):\n\n{audit}",
         )
     )
