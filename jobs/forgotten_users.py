@@ -9,6 +9,7 @@ a write either sees the listing or is done before the deletion reads.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 
@@ -19,6 +20,7 @@ import asyncpg
 SQL_USER_HASH = "sha256(convert_to({}, 'UTF8'))"
 
 
+@functools.lru_cache(maxsize=65_536)  # a batch names few users, many times each
 def user_hash(user_id: str) -> bytes:
     return hashlib.sha256(user_id.encode()).digest()
 

@@ -112,8 +112,11 @@ async def duplicated_ids(
 
 
 async def changed_windows(connection: asyncpg.Connection, since: datetime) -> list[datetime]:
-    """Windows whose stores' counts moved since then: a late write, or a row deleted."""
+    """Windows of the last week whose stores' counts moved since then: a late write, or a row
+    deleted. (Older ones are checked when asked: `python -m app.jobs audit --since`.)"""
     rows = await connection.fetch(
-        "SELECT DISTINCT window_start FROM audit.ledger WHERE updated_at >= $1", since
+        "SELECT DISTINCT window_start FROM audit.ledger "
+        "WHERE window_start >= $1::timestamptz - interval '7 days' AND updated_at >= $1",
+        since,
     )
     return [row[0] for row in rows]

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
 
-from app.audit.id_ledger import LedgerEntry, record_entries
+from app.audit.id_ledger import LedgerEntry, receive_time, record_entries
 from app.config import RECEIPTS_TOPIC
 from app.consumers.records import SourceRecord, UndecodableRecord
 from app.db.postgres import PostgresPool
 from app.producers.kafka import OutgoingMessage
+from jobs.forgotten_users import forgotten_among
 
 
 def receipt_message(events: list[dict[str, Any]]) -> OutgoingMessage:
@@ -40,7 +40,7 @@ def decode_receipt(source: SourceRecord) -> DecodedReceipt:
         listed = orjson.loads(source.value or b"")
         entries = [
             LedgerEntry(str(uuid.UUID(str(event_id))), str(event_type),
-                        datetime.fromisoformat(received_at), str(user_id))
+                        receive_time(received_at), str(user_id))
             for event_id, event_type, received_at, user_id in listed
         ]  # fmt: skip
     except (orjson.JSONDecodeError, TypeError, ValueError) as error:
@@ -57,7 +57,11 @@ class AcknowledgedSink:
         self._postgres = postgres
 
     async def write(self, receipts: list[DecodedReceipt]) -> dict[int, str]:
+        """None of an erased user's (the stores keep none of theirs), read in the writing
+        transaction as every writer of user rows does."""
         entries = [entry for receipt in receipts for entry in receipt.entries]
-        async with self._postgres.connection() as connection:
-            await record_entries(connection, "audit.acknowledged", entries)
+        async with self._postgres.connection() as connection, connection.transaction():
+            forgotten = await forgotten_among(connection, (entry.user_id for entry in entries))
+            kept = [entry for entry in entries if entry.user_id not in forgotten]
+            await record_entries(connection, "audit.acknowledged", kept)
         return {}

@@ -67,17 +67,12 @@ async def audit_summary(connection: asyncpg.Connection, limit: int = 20) -> Audi
 async def publish_audit_metrics(connection: asyncpg.Connection, summary: AuditSummary) -> None:
     for name, period in summary.periods.items():
         AUDIT_COMPLETENESS.labels(name).set(period.completeness)
+    # A kind whose findings closed (within a day) goes back to 0 rather than vanishing: its
+    # alert resolves.
     rows = await connection.fetch(
-        "SELECT stage, kind, count(*) AS n FROM audit.findings GROUP BY stage, kind "
-        "HAVING bool_or(closed_at IS NULL) OR max(closed_at) > now() - interval '1 day'"
-    )
-    open_rows = await connection.fetch(
-        "SELECT stage, kind, count(*) AS n FROM audit.findings WHERE closed_at IS NULL "
+        "SELECT stage, kind, count(*) FILTER (WHERE closed_at IS NULL) AS open "
+        "FROM audit.findings WHERE closed_at IS NULL OR closed_at > now() - interval '1 day' "
         "GROUP BY stage, kind"
     )
-    still_open = {(row["stage"], row["kind"]): row["n"] for row in open_rows}
-    # A kind that closed goes back to 0 rather than vanishing: its alert resolves.
     for row in rows:
-        AUDIT_OPEN_FINDINGS.labels(row["stage"], row["kind"]).set(
-            still_open.get((row["stage"], row["kind"]), 0)
-        )
+        AUDIT_OPEN_FINDINGS.labels(row["stage"], row["kind"]).set(row["open"])

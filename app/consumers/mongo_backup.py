@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, PyMongoError
 
-from app.audit.id_ledger import LedgerEntry, record_entries
+from app.audit.id_ledger import LedgerEntry, receive_time, record_entries
 from app.consumers.records import DecodedEvent
 from app.db.errors import StoreUnavailable
 from app.db.postgres import PostgresPool
@@ -115,5 +115,5 @@ async def both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
 
 def ledger_entry(decoded: DecodedEvent) -> LedgerEntry:
     event = decoded.event
-    received_at = datetime.fromisoformat(event["received_at"])
+    received_at = receive_time(event["received_at"])
     return LedgerEntry(decoded.event_id, event["event_type"], received_at, decoded.user_id)

@@ -28,9 +28,11 @@ async def audit_findings(
     stages: Iterable[str] | None = None,
 ) -> list[Finding]:
     """A reconciler pass over the minutes since `started`, its findings about these events
-    (at these stages, or all)."""
+    (at these stages, or all). The minutes are shared with the rest of the suite, whose
+    leftovers may be named too: every id is kept, so none of these is cut from a sample."""
     wanted = set(ids)
-    checks = await reconcile(postgres, settings, windows=windows_since(started))
+    every_id = settings.model_copy(update={"audit_sample_ids": 1000})
+    checks = await reconcile(postgres, every_id, windows=windows_since(started))
     return [
         finding
         for check in checks
@@ -55,3 +57,9 @@ async def post_events(base_url: str, events: list[dict]) -> list[str]:
 
 def kinds(findings: list[Finding]) -> set[tuple[str, str]]:
     return {(finding.stage, finding.kind) for finding in findings}
+
+
+def named(findings: list[Finding], ours: Iterable[str]) -> dict[tuple[str, str], set[str]]:
+    """Which of these events each finding names, by stage and kind."""
+    wanted = set(ours)
+    return {(f.stage, f.kind): wanted.intersection(f.sample_ids) for f in findings}
