@@ -4,7 +4,7 @@ the last hour and day, the open findings, the canary's latest latencies."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -14,8 +14,10 @@ from app.metrics import AUDIT_COMPLETENESS, AUDIT_OPEN_FINDINGS
 PERIODS = {"hour": "1 hour", "day": "1 day"}
 OPEN_FINDINGS = """
     SELECT finding_id, stage, window_start, kind, events, sample_ids, detail, opened_at
-    FROM audit.findings WHERE closed_at IS NULL ORDER BY window_start, stage, kind LIMIT $1
+    FROM audit.findings WHERE closed_at IS NULL AND window_start >= $2 AND window_start < $3
+    ORDER BY window_start, stage, kind LIMIT $1
 """
+EVER = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 LATEST_CANARY = """
     SELECT event_id::text, received_at,
            extract(epoch FROM backed_up_at - received_at) AS backed_up,
@@ -53,7 +55,7 @@ async def audit_summary(connection: asyncpg.Connection, limit: int = 20) -> Audi
             f"WHERE window_start >= now() - interval '{span}'"
         )
         periods[name] = Period(row["a"], row["b"])
-    findings = [dict(row) for row in await connection.fetch(OPEN_FINDINGS, limit)]
+    findings = await open_findings(connection, *EVER, limit=limit)
     open_count = await connection.fetchval(
         "SELECT count(*) FROM audit.findings WHERE closed_at IS NULL"
     )
@@ -62,6 +64,13 @@ async def audit_summary(connection: asyncpg.Connection, limit: int = 20) -> Audi
     return AuditSummary(
         periods, findings, open_count, dict(canary) if canary else None, last_checked
     )
+
+
+async def open_findings(
+    connection: asyncpg.Connection, since: datetime, until: datetime, limit: int
+) -> list[dict]:
+    """The oldest open findings about the minutes in [since, until)."""
+    return [dict(row) for row in await connection.fetch(OPEN_FINDINGS, limit, since, until)]
 
 
 async def publish_audit_metrics(connection: asyncpg.Connection, summary: AuditSummary) -> None:

@@ -4,9 +4,10 @@ test's own events (the stores are shared by the whole suite, the windows too).""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -14,6 +15,8 @@ from app.audit.accounts import Finding
 from app.audit.reconciler import MINUTE, floor_minute, minutes, reconcile
 from app.config import Settings
 from app.db.postgres import PostgresPool
+from tests.e2e.model_support import job_command, job_env
+from tests.support import REPO_ROOT
 
 
 def windows_since(started: datetime) -> list[datetime]:
@@ -53,6 +56,15 @@ async def post_events(base_url: str, events: list[dict]) -> list[str]:
         response = await client.post("/events", json=events)
     assert response.status_code == 202, response.text
     return [item["event_id"] for item in response.json()["accepted"]]
+
+
+def audit_command(started: datetime) -> subprocess.CompletedProcess[str]:
+    """`python -m app.jobs audit` over the minutes since then, as an operator runs it."""
+    until = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    return subprocess.run(
+        job_command("audit", "--since", started.isoformat(), "--until", until),
+        cwd=REPO_ROOT, env=job_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
 
 
 def kinds(findings: list[Finding]) -> set[tuple[str, str]]:

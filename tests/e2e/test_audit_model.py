@@ -25,6 +25,7 @@ from app.config import Settings
 from app.db.postgres import PostgresPool
 from app.metrics import AUDIT_CANARY_LATENCY
 from tests.e2e.audit_support import (
+    audit_command,
     audit_findings,
     named,
     post_events,
@@ -161,7 +162,10 @@ async def test_a_deleted_fact_is_named(service, spark, settings, pg, postgres):
 
         findings = await audit_findings(postgres, settings, started, ids)
 
+        command = audit_command(started)  # as an operator would see it
     assert named(findings, ids) == {("modelled", "missing"): {ids[1]}}
+    assert command.returncode == 1, command.stderr
+    assert "modelled missing" in command.stdout and ids[1] in command.stdout
     assert await audit_findings(postgres, settings, started, ids) == [], "put back, it closed"
 
 
