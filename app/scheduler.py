@@ -21,7 +21,7 @@ import asyncpg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from app.audit.run import audit_pass, canary
+from app.audit.run import audit_pass, backup_count, canary
 from app.audit.table_checks import run_table_checks
 from app.bootstrap import Resources
 from app.catalogue.sync import sync_catalogue
@@ -55,11 +55,14 @@ def scheduled_jobs(resources: Resources) -> list[ScheduledJob]:
             settings.spark_health_cron,
             lambda _slot: check_spark_health(resources.postgres, settings, fallback_from),
         ),
-        ScheduledJob("audit-canary", settings.audit_canary_cron, lambda _slot: canary(resources)),
         ScheduledJob(
-            "audit-reconcile",
-            settings.audit_cron,
-            lambda _slot: audit_pass(resources, interval_seconds(settings.audit_canary_cron)),
+            "audit-canary",
+            settings.audit_canary_cron,
+            lambda _slot: canary(resources, interval_seconds(settings.audit_canary_cron)),
+        ),
+        ScheduledJob("audit-reconcile", settings.audit_cron, lambda _slot: audit_pass(resources)),
+        ScheduledJob(
+            "audit-backup-count", settings.audit_cron, lambda _slot: backup_count(resources)
         ),
         ScheduledJob(
             "audit-table-checks",

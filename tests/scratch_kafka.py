@@ -10,7 +10,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from app.config import USER_TOPICS
+from app.config import RECEIPTS_TOPIC, USER_TOPICS
 from app.producers.kafka_admin import end_offsets
 from devstack.kafka import Kafka
 from tests.support import free_port
@@ -46,10 +46,12 @@ class ScratchKafka(Kafka):
         self.wait_ready()
 
     async def create_user_topics(self) -> None:
+        """The topics ingest writes: the user topics and its receipts."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
         await admin.start()
         try:
-            await admin.create_topics([NewTopic(name, 1, 1) for name in USER_TOPICS.values()])
+            names = [*USER_TOPICS.values(), RECEIPTS_TOPIC]
+            await admin.create_topics([NewTopic(name, 1, 1) for name in names])
         finally:
             await admin.close()
 

@@ -53,16 +53,17 @@ def suspects(counts: Mapping[str, int]) -> list[Suspect]:
     staged_rows = counts.get("staged", 0)
     staged = staged_rows + dead_letters(counts, STAGING_GROUP)
     modelled = counts.get("modelled", 0)
+    # Any difference, either way, is looked into: events stored without a receipt (or facts
+    # without a staged event) must not hide as many that are lost.
     found = []
-    if backed_up < acknowledged:
-        found.append(Suspect("backed_up", "missing", acknowledged - backed_up))
-    if staged < acknowledged:
-        found.append(Suspect("staged", "missing", acknowledged - staged))
-    if modelled < staged_rows:
+    if backed_up != acknowledged:
+        found.append(Suspect("backed_up", "missing", abs(acknowledged - backed_up)))
+    if staged != acknowledged:
+        found.append(Suspect("staged", "missing", abs(acknowledged - staged)))
+    if modelled != staged_rows:
         # Some may await promotion in the fallback: only the anti-join can tell.
-        found.append(Suspect("modelled", "missing", staged_rows - modelled))
-    if modelled > staged_rows:
-        found.append(Suspect("modelled", "extra", modelled - staged_rows))
+        found.append(Suspect("modelled", "missing", abs(staged_rows - modelled)))
+        found.append(Suspect("modelled", "extra", abs(modelled - staged_rows)))
     return found
 
 

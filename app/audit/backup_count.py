@@ -6,8 +6,9 @@ So MongoDB's own count of the collection (one `collStats`) is held against the b
 every few minutes. Their difference (documents older than the audit, mostly) never falls by
 itself: when it falls below the lowest seen, documents went missing, and only then is the
 collection walked once, its ids copied into PostgreSQL and held against the ledger, to name the
-missing events window by window. A transient fall (an erasure between its two stores) names
+missing events window by window. A passing fall (an erasure between its two stores) names
 nothing. Those findings are this check's own and close at a later walk that no longer sees them.
+It runs as a job of its own, so that a walk never holds up the reconciler's minute.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ MISSING_FROM_WALK = """
     FROM audit.backed_up b
     WHERE b.written_at < $1 AND b.received_at >= $2
       AND NOT EXISTS (SELECT 1 FROM walked_ids w WHERE w.id = b.event_id)
+      -- An erasure deletes a user's documents before their ledger rows.
+      AND NOT EXISTS (SELECT 1 FROM forgotten_users f WHERE f.user_hash = b.user_hash)
     ORDER BY b.received_at, b.event_id
 """
 
@@ -50,11 +53,14 @@ async def check_backup_count(
     )
     if last is not None and (now - last["counted_at"]).total_seconds() < every_minutes * 60:
         return None
+    # The lowest difference of the counts alone: a walk's own may be a passing low.
     lowest = await connection.fetchval(
-        "SELECT min(documents - ledger + missing) FROM audit.backup_counts"
+        "SELECT min(documents - ledger) FROM audit.backup_counts WHERE NOT swept"
     )
-    stats = await collection.database.command("collStats", collection.name)
+    # The ledger first: a row of it commits only once MongoDB holds its document, so writes
+    # between the two readings can only raise the difference, never fake a fall.
     ledger = await connection.fetchval("SELECT count(*) FROM audit.backed_up")
+    stats = await collection.database.command("collStats", collection.name)
     documents = int(stats.get("count", 0))
     open_walk = await connection.fetchval(
         "SELECT count(*) FROM audit.findings WHERE stage = $1 AND closed_at IS NULL", STAGE
@@ -82,11 +88,10 @@ async def walk(
     sample: int,
 ) -> list[Finding]:
     """Every id of the backup into a temporary table, then the ledger's events not among them
-    (written before the walk began: a later one may not have been walked)."""
-    async with connection.transaction():
-        await connection.execute(
-            "CREATE TEMP TABLE walked_ids (id uuid PRIMARY KEY) ON COMMIT DROP"
-        )
+    (written before the walk began: a later one may not have been walked). No transaction is
+    held meanwhile: a long one would hold up an erasure, which waits for older ones."""
+    await connection.execute("CREATE TEMP TABLE IF NOT EXISTS walked_ids (id uuid PRIMARY KEY)")
+    try:
         batch: list[object] = []
         async for document in collection.find({}, {"_id": 1}, batch_size=WALK_BATCH):
             batch.append(document["_id"])
@@ -95,6 +100,8 @@ async def walk(
                 batch = []
         await copy_ids(connection, batch)
         rows = await connection.fetch(MISSING_FROM_WALK, started, since)
+    finally:
+        await connection.execute("DROP TABLE walked_ids")
     by_window: dict[datetime, list[str]] = defaultdict(list)
     for event_id, window in rows:
         by_window[window].append(event_id)

@@ -12,6 +12,7 @@ import orjson
 
 from app.consumers.records import SourceRecord
 from app.db.postgres import PostgresPool
+from jobs.stored_event import EVENT_TYPES
 
 INSERT = """
     INSERT INTO audit.dead_letters (consumer_group, origin_topic, origin_partition, origin_offset,
@@ -37,14 +38,18 @@ class DeadLetterRow:
 
 
 def what_it_was(source: SourceRecord) -> tuple[uuid.UUID | None, str, datetime]:
-    """The event's id, type and receive time as far as the record says; an undecodable one
-    falls in the window of Kafka's own timestamp."""
+    """The event's id, type and receive time as far as the record says, if it says them as a
+    stored event would (a dead letter may be anything at all: it must not stop the group); an
+    undecodable one falls in the window of Kafka's own timestamp."""
     kafka_time = datetime.fromtimestamp((source.timestamp_ms or 0) / 1000, UTC)
     try:
         event = orjson.loads(source.value or b"")
-        received = datetime.fromisoformat(event["received_at"])
-        return uuid.UUID(str(event["event_id"])), str(event["event_type"]), received
-    except (orjson.JSONDecodeError, TypeError, KeyError, ValueError):
+        received = datetime.fromisoformat(event["received_at"]).astimezone(UTC)
+        event_type = event["event_type"]
+        if event_type not in EVENT_TYPES or received.year < 2000:
+            raise ValueError("not a stored event")
+        return uuid.UUID(str(event["event_id"])), event_type, received
+    except (orjson.JSONDecodeError, TypeError, KeyError, ValueError, OverflowError):
         return None, UNKNOWN_TYPE, kafka_time
 
 

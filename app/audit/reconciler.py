@@ -113,14 +113,15 @@ async def check_window(
     end, found, counts = window + MINUTE, [], totals(by_type)
     for suspect in window_suspects(by_type):
         lacking = await reads.unaccounted(connection, suspect.stage, suspect.kind, window, end)
-        if lacking:
-            ids, kind = [event_id for event_id, _ in lacking], suspect.kind
-            if kind == "missing":
-                kind = kind_of(reached[suspect.stage], lacking[-1][1])
-            detail = DETAILS[(suspect.stage, suspect.kind)]
-            found.append(
-                Finding(suspect.stage, window, kind, len(ids), tuple(ids[:sample]), detail)
-            )
+        if not lacking:
+            continue
+        ids, kind, newest = [event_id for event_id, _ in lacking], suspect.kind, lacking[-1][1]
+        if kind == "extra" and kind_of(reached["staged"], newest) == "stalled":
+            continue  # facts ahead of a staging that lags: staging's own finding says so
+        if kind == "missing":
+            kind = kind_of(reached[suspect.stage], newest)
+        detail = DETAILS[(suspect.stage, suspect.kind)]
+        found.append(Finding(suspect.stage, window, kind, len(ids), tuple(ids[:sample]), detail))
     excess = sum(unacknowledged(type_counts) for type_counts in by_type.values())
     if excess and kind_of(reached["acknowledged"], end) == "stalled":
         detail = "stored, but ingest's receipts for them are not read yet"

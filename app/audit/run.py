@@ -1,5 +1,6 @@
-"""The audit's scheduled work: a reconciler pass with the canaries followed, then the metrics;
-and the canary's sending. Both run every minute in the scheduler."""
+"""The audit's scheduled work, each a job of its own so that one failing or slow leaves the
+others running: a reconciler pass (then the metrics), the canaries followed and sent, and the
+backup's count."""
 
 from __future__ import annotations
 
@@ -14,23 +15,27 @@ from app.bootstrap import Resources
 from app.metrics import AUDIT_RECONCILED
 
 
-async def audit_pass(
-    resources: Resources, canary_interval_seconds: int, now: datetime | None = None
-) -> list[WindowCheck]:
-    settings, now = resources.settings, now or datetime.now(UTC)
-    checks = await reconcile(resources.postgres, settings, now=now)
-    async with resources.postgres.connection() as connection:
-        await follow_canaries(
-            connection, settings.audit_canary_deadline_seconds, canary_interval_seconds, now
-        )
-        backup = resources.mongo[settings.mongo_database]["user_logs"]
-        await check_backup_count(
-            connection, backup, settings.audit_backup_count_minutes, settings.audit_sample_ids, now
-        )
-        await publish_audit_metrics(connection, await audit_summary(connection))
+async def audit_pass(resources: Resources, now: datetime | None = None) -> list[WindowCheck]:
+    checks = await reconcile(resources.postgres, resources.settings, now=now)
     AUDIT_RECONCILED.set(time.time())
+    async with resources.postgres.connection() as connection:
+        await publish_audit_metrics(connection, await audit_summary(connection))
     return checks
 
 
-async def canary(resources: Resources) -> str:
+async def canary(resources: Resources, interval_seconds: int) -> str:
+    """Follow the canaries sent so far, then send the next one."""
+    deadline = resources.settings.audit_canary_deadline_seconds
+    async with resources.postgres.connection() as connection:
+        await follow_canaries(connection, deadline, interval_seconds, datetime.now(UTC))
     return await send_canary(resources)
+
+
+async def backup_count(resources: Resources) -> None:
+    settings = resources.settings
+    backup = resources.mongo[settings.mongo_database]["user_logs"]
+    async with resources.postgres.connection() as connection:
+        await check_backup_count(
+            connection, backup, settings.audit_backup_count_minutes, settings.audit_sample_ids,
+            datetime.now(UTC),
+        )  # fmt: skip

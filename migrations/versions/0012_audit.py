@@ -147,11 +147,11 @@ def upgrade() -> None:
 
         CREATE FUNCTION audit.forget_stages() RETURNS trigger LANGUAGE plpgsql AS $body$
         BEGIN
-            DELETE FROM audit.ledger WHERE stage LIKE ANY (TG_ARGV);
+            UPDATE audit.ledger SET events = 0, updated_at = now() WHERE stage LIKE ANY (TG_ARGV);
             RETURN NULL;
         END
         $body$;
-        COMMENT ON FUNCTION audit.forget_stages() IS 'A truncated table holds nothing: its stages leave the ledger.';
+        COMMENT ON FUNCTION audit.forget_stages() IS 'A truncated table holds nothing: its counts fall to 0, and the reconciler looks at those minutes again.';
 
         CREATE TABLE audit.findings (
             finding_id   bigserial PRIMARY KEY,

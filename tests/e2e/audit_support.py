@@ -63,7 +63,8 @@ def audit_command(started: datetime) -> subprocess.CompletedProcess[str]:
     until = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
     return subprocess.run(
         job_command("audit", "--since", started.isoformat(), "--until", until),
-        cwd=REPO_ROOT, env=job_env(), capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT, env=job_env(AUDIT_SAMPLE_IDS="1000"), capture_output=True, text=True,
+        timeout=120,
     )  # fmt: skip
 
 

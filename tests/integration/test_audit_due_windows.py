@@ -18,6 +18,10 @@ async def test_a_pass_checks_new_minutes_recent_ones_and_older_ones_whose_counts
     await transaction.start()
     try:
         await pg.execute("DELETE FROM audit.windows")
+        await pg.execute(
+            "DELETE FROM audit.ledger WHERE window_start > $1::timestamptz - interval '8 days'",
+            closed_until,
+        )
         await pg.execute("DELETE FROM audit.findings WHERE closed_at IS NULL")
         await pg.executemany(
             "INSERT INTO audit.windows (window_start, checked_at, acknowledged, accounted, "

@@ -61,26 +61,37 @@ def test_staging_short_of_acknowledged_is_missing_unless_its_dead_letters_accoun
 
 
 def test_modelled_short_of_the_staged_rows_is_missing_and_above_them_is_extra():
+    # Either way both anti-joins run: a loss must not hide behind facts without staged events.
     short = window(acknowledged=5, backed_up=5, staged=5, modelled=3)
-    assert suspects(short) == [Suspect("modelled", "missing", 2)]
+    assert suspects(short) == [Suspect("modelled", "missing", 2), Suspect("modelled", "extra", 2)]
     above = window(acknowledged=5, backed_up=5, staged=5, modelled=7)
-    assert suspects(above) == [Suspect("modelled", "extra", 2)]
+    assert suspects(above) == [Suspect("modelled", "missing", 2), Suspect("modelled", "extra", 2)]
 
 
 def test_modelled_is_held_against_the_staged_rows_not_the_staging_dead_letters():
     counts = window(acknowledged=5, backed_up=5, staged=4, dead_staging=1, modelled=5)
-    assert suspects(counts) == [Suspect("modelled", "extra", 1)]
+    assert suspects(counts) == [Suspect("modelled", "missing", 1), Suspect("modelled", "extra", 1)]
 
 
 def test_dead_letters_of_one_group_never_make_up_for_the_other_group():
+    # The other group's dead letters leave this one short, and make that one look over.
     backup_short = window(acknowledged=5, backed_up=3, staged=5, dead_staging=2, modelled=5)
-    assert suspects(backup_short) == [Suspect("backed_up", "missing", 2)]
+    assert suspects(backup_short) == [
+        Suspect("backed_up", "missing", 2),
+        Suspect("staged", "missing", 2),
+    ]
     staging_short = window(acknowledged=5, backed_up=5, dead_backup=2, staged=3, modelled=3)
-    assert suspects(staging_short) == [Suspect("staged", "missing", 2)]
+    assert suspects(staging_short) == [
+        Suspect("backed_up", "missing", 2),
+        Suspect("staged", "missing", 2),
+    ]
 
 
-def test_a_window_with_only_unacknowledged_stored_events_gives_no_suspect():
-    assert suspects(window(backed_up=3, staged=3, modelled=3)) == []
+def test_stored_events_beyond_the_acknowledged_are_looked_into_lest_they_hide_a_loss():
+    assert suspects(window(backed_up=3, staged=3, modelled=3)) == [
+        Suspect("backed_up", "missing", 3),
+        Suspect("staged", "missing", 3),
+    ]
 
 
 def test_an_empty_window_gives_no_suspect():
@@ -159,7 +170,7 @@ def stored(event_id: str, event_type: str, user_id: str) -> dict[str, object]:
 
 
 def test_a_receipt_round_trips_with_its_ids_normalised():
-    events = [stored(ID_A.upper(), "user_click_log", "u-1"), stored(ID_B, "user_rating", "u-2")]
+    events = [stored(ID_A.upper(), "user_click_log", "u-1"), stored(ID_B, "click", "u-2")]
     message = receipt_message(events)
     assert message.topic == RECEIPTS_TOPIC
     assert message.key == b"u-1"
@@ -169,7 +180,7 @@ def test_a_receipt_round_trips_with_its_ids_normalised():
     assert decoded.source is source
     assert decoded.entries == [
         LedgerEntry(ID_A, "user_click_log", received, "u-1"),
-        LedgerEntry(ID_B, "user_rating", received, "u-2"),
+        LedgerEntry(ID_B, "click", received, "u-2"),
     ]
     assert all(entry.received_at.utcoffset() == timedelta(0) for entry in decoded.entries)
 
@@ -181,12 +192,12 @@ def test_a_receipt_round_trips_with_its_ids_normalised():
         None,
         b'{"event_id": "x"}',
         b"42",
-        orjson.dumps([["not-a-uuid", "user_rating", NOON.isoformat(), "u"]]),
-        orjson.dumps([[12345, "user_rating", NOON.isoformat(), "u"]]),
-        orjson.dumps([[ID_A, "user_rating", "yesterday", "u"]]),
-        orjson.dumps([[ID_A, "user_rating", 1746792000, "u"]]),
-        orjson.dumps([[ID_A, "user_rating", NOON.isoformat()]]),
-        orjson.dumps([[ID_A, "user_rating", NOON.isoformat(), "u", "extra"]]),
+        orjson.dumps([["not-a-uuid", "click", NOON.isoformat(), "u"]]),
+        orjson.dumps([[12345, "click", NOON.isoformat(), "u"]]),
+        orjson.dumps([[ID_A, "click", "yesterday", "u"]]),
+        orjson.dumps([[ID_A, "click", 1746792000, "u"]]),
+        orjson.dumps([[ID_A, "click", NOON.isoformat()]]),
+        orjson.dumps([[ID_A, "click", NOON.isoformat(), "u", "extra"]]),
     ],
     ids=[
         "not-json", "no-value", "an-object", "a-number", "bad-uuid", "numeric-id", "bad-time",
@@ -202,10 +213,10 @@ def test_anything_but_a_list_of_receipt_entries_is_undecodable(value: bytes | No
 
 
 def test_a_dead_lettered_stored_event_is_known_by_its_id_type_and_receive_time():
-    event = orjson.dumps(stored(ID_A.upper(), "user_rating", "u-1"))
+    event = orjson.dumps(stored(ID_A.upper(), "click", "u-1"))
     assert what_it_was(record(event, 1)) == (
         uuid.UUID(ID_A),
-        "user_rating",
+        "click",
         NOON + timedelta(seconds=1.5),
     )
 
@@ -223,10 +234,10 @@ def test_an_undecodable_dead_letter_falls_in_the_window_of_kafkas_timestamp(valu
 
 
 def test_a_dead_letter_row_holds_the_group_origin_event_and_a_bounded_reason():
-    event = orjson.dumps(stored(ID_A, "user_rating", "u-1"))
+    event = orjson.dumps(stored(ID_A, "click", "u-1"))
     values = DeadLetterRow("postgres-staging", record(event), "r" * 2500).values()
     assert values[:7] == (
-        "postgres-staging", "t", 2, 41, uuid.UUID(ID_A), "user_rating",
+        "postgres-staging", "t", 2, 41, uuid.UUID(ID_A), "click",
         NOON + timedelta(seconds=1.5),
     )  # fmt: skip
     assert values[7] == "r" * 2000
@@ -236,10 +247,19 @@ def test_a_dead_letter_row_holds_the_group_origin_event_and_a_bounded_reason():
 
 
 def test_a_ledger_entrys_row_has_the_id_the_type_the_time_and_the_users_digest():
-    entry = LedgerEntry(ID_A, "user_rating", NOON, "user-ß-1")
+    entry = LedgerEntry(ID_A, "click", NOON, "user-ß-1")
     event_id, event_type, received_at, user = entry.row()
     assert event_id == ID_A  # as text, which the database's uuid column parses
-    assert (event_type, received_at) == ("user_rating", NOON)
+    assert (event_type, received_at) == ("click", NOON)
     assert user == hashlib.sha256(b"user-\xc3\x9f-1").digest()
     assert user == hashlib.sha256("user-ß-1".encode()).digest()
     assert len(user) == 32
+
+
+def test_a_dead_letter_that_only_looks_like_a_stored_event_falls_in_kafkas_window():
+    # What PostgreSQL would refuse (a NUL, a year-1 time) must not stop the group's loop.
+    for looks in ({"event_type": "cl\u0000ick", "received_at": "2026-01-01T00:00:00+00:00"},
+                  {"event_type": "click", "received_at": "0001-01-01T00:00:00+05:00"}):  # fmt: skip
+        value = orjson.dumps({"event_id": ID_A, **looks})
+        source = SourceRecord("user_click_log", 0, 1, None, value, 1_700_000_000_000)
+        assert what_it_was(source) == (None, "unknown", datetime.fromtimestamp(1_700_000_000, UTC))
