@@ -97,6 +97,21 @@ async def unaccounted(
     return [(row[0], row[1]) for row in rows]
 
 
+async def newest_unreceipted(
+    connection: asyncpg.Connection, start: datetime, end: datetime
+) -> datetime | None:
+    """The newest event of the window stored without a receipt: once receipts of later events
+    have been read, its own was never sent (its client got no 202), which is no finding."""
+    return await connection.fetchval(
+        "SELECT max(a.received_at) FROM (SELECT event_id, received_at FROM audit.backed_up "
+        "UNION ALL SELECT event_id, received_at FROM stg_user_logs) a "
+        f"WHERE {IN_WINDOW.format('a')} AND NOT EXISTS "
+        "(SELECT 1 FROM audit.acknowledged s WHERE s.event_id = a.event_id)",
+        start,
+        end,
+    )
+
+
 async def duplicated_ids(
     connection: asyncpg.Connection, stage: str, start: datetime, end: datetime
 ) -> list[str]:

@@ -123,7 +123,11 @@ async def check_window(
         detail = DETAILS[(suspect.stage, suspect.kind)]
         found.append(Finding(suspect.stage, window, kind, len(ids), tuple(ids[:sample]), detail))
     excess = sum(unacknowledged(type_counts) for type_counts in by_type.values())
-    if excess and kind_of(reached["acknowledged"], end) == "stalled":
+    if (
+        excess
+        and (unreceipted := await reads.newest_unreceipted(connection, window, end))
+        and (kind_of(reached["acknowledged"], unreceipted) == "stalled")
+    ):
         detail = "stored, but ingest's receipts for them are not read yet"
         found.append(Finding("acknowledged", window, "stalled", excess, (), detail))
     for stage in reads.DUPLICATES:

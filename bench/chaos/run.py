@@ -208,8 +208,8 @@ async def audit_after(
 ) -> AuditAfter:
     """A last reconciler pass over the run's minutes and its canaries, while the pipeline
     still runs; then its findings about them, and those still open. A finding is the run's
-    when it names the run's events, or none (a stall of receipts, a canary) and was opened
-    during it: the first minute may hold another's leftovers."""
+    when it names the run's events or canaries, or none (a stall of receipts, a canary not
+    sent) and was opened during it: the first minute may hold another's leftovers."""
     postgres = PostgresPool(settings.database_url)
     try:
         first, last = floor_minute(started), floor_minute(ended)
@@ -218,9 +218,11 @@ async def audit_after(
             deadline = settings.audit_canary_deadline_seconds
             await follow_canaries(connection, deadline, 60, datetime.now(UTC))
             opened, still_open = await connection.fetchrow(
-                "SELECT count(*), count(*) FILTER (WHERE closed_at IS NULL) FROM audit.findings "
+                "SELECT count(*), count(*) FILTER (WHERE closed_at IS NULL) FROM audit.findings f "
                 "WHERE window_start BETWEEN $1 AND $2 AND (sample_ids && $3::text[] OR "
-                "(stage = 'canary' OR sample_ids = '{}') AND opened_at >= $4)",
+                "sample_ids = '{}' AND opened_at >= $4 OR stage = 'canary' AND EXISTS ("
+                "SELECT 1 FROM audit.canaries c WHERE c.event_id::text = ANY(f.sample_ids) "
+                "AND c.received_at >= $4))",
                 first, last, list(acknowledged), started,
             )  # fmt: skip
     finally:
