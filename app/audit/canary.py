@@ -85,12 +85,12 @@ async def follow_canaries(
             observe("modelled", row["modelled_at"] - received)
         elif now - received > timedelta(seconds=deadline_seconds):
             findings.append(late(row, now))
-    newest_modelled = await connection.fetchval(
-        "SELECT max(received_at) FROM audit.canaries WHERE modelled_at IS NOT NULL"
+    newest_modelled, newest = await connection.fetchrow(
+        "SELECT max(received_at) FILTER (WHERE modelled_at IS NOT NULL), max(received_at) "
+        "FROM audit.canaries"
     )
     if newest_modelled is not None:
         AUDIT_CANARY_MODELLED.set(newest_modelled.timestamp())
-    newest = await connection.fetchval("SELECT max(received_at) FROM audit.canaries")
     if newest is not None and now - newest > timedelta(seconds=MISSED_SENDS * interval_seconds):
         window = newest.replace(second=0, microsecond=0)
         detail = f"no canary sent since {newest:%Y-%m-%d %H:%M:%S} UTC: is the scheduler running?"
