@@ -24,6 +24,9 @@ from app.config import MissingSetting, Settings
 from app.db.postgres import PostgresPool
 from app.ingest.events import EventLimits
 from app.producers.kafka import KafkaPublisher, Publisher
+from app.segment.door import SegmentDoor
+from app.segment.mapping_rules import load_segment_rules
+from app.segment.write_keys import WriteKeys
 from jobs.rules import Rules, load_rules
 
 
@@ -115,6 +118,14 @@ def token_rules(settings: Settings) -> TokenRules:
         settings.auth_audience,
         settings.auth_user_claim,
         settings.auth_leeway_seconds,
+    )
+
+
+def build_segment_door(settings: Settings) -> SegmentDoor:
+    """The Segment routes' write keys and mapping. Raises ValueError or RulesError."""
+    keys = settings.segment_write_keys
+    return SegmentDoor(
+        WriteKeys.from_json(keys.get_secret_value() if keys else None), load_segment_rules()
     )
 
 

@@ -30,6 +30,11 @@ USER_TOPICS: dict[str, str] = {
     "click": "user_click_log",
     "comment": "user_comment_log",
 }
+# Segment messages the model takes no event from, kept raw: backed up and audited, not modelled.
+SEGMENT_TOPIC = "segment_messages"
+KEPT_RAW_TYPE = "segment"  # their event type, in the backup and the audit
+# Where each event type is published: the user topics, and the Segment messages kept raw.
+TOPIC_OF_TYPE: dict[str, str] = {**USER_TOPICS, KEPT_RAW_TYPE: SEGMENT_TOPIC}
 MOVIE_TOPIC = "movie"
 RECEIPTS_TOPIC = "ingest_receipts"  # what ingest acknowledged, for the audit
 
@@ -100,6 +105,9 @@ class Settings(BaseSettings):
     # Services (the app's own backend) as a JSON object: {"name": {"token": "...",
     # "scopes": ["users:read"]}}.
     service_tokens: SecretStr | None = None
+    # The sources that may send Segment messages, as a JSON object: {"web": "<write key>"}.
+    # None set: the Segment routes answer 401 to every request.
+    segment_write_keys: SecretStr | None = None
 
     # Fair use, per client address and API process, in the notation of the `limits` library
     # ("100/second;3000/minute"); beyond, 429 with Retry-After. A page's tracker sends a few
@@ -200,7 +208,12 @@ class Settings(BaseSettings):
     postgres_pool_size: int = Field(default=10, ge=2)
 
     @field_validator(
-        "auth_jwks_url", "auth_hs256_secret", "service_tokens", "analytics_password", mode="before"
+        "auth_jwks_url",
+        "auth_hs256_secret",
+        "service_tokens",
+        "segment_write_keys",
+        "analytics_password",
+        mode="before",
     )
     @classmethod
     def empty_is_unset(cls, value: object) -> object:
@@ -239,7 +252,7 @@ class Settings(BaseSettings):
 
     @property
     def topics(self) -> list[str]:
-        return [*USER_TOPICS.values(), MOVIE_TOPIC, RECEIPTS_TOPIC, self.dead_letter_topic]
+        return [*TOPIC_OF_TYPE.values(), MOVIE_TOPIC, RECEIPTS_TOPIC, self.dead_letter_topic]
 
     @property
     def sqlalchemy_database_url(self) -> str:

@@ -25,7 +25,8 @@ from app.access.routes import OPERATOR_PATHS, unclassified
 from app.api import ingest, ops, problems, public, status, web
 from app.api.fair_use import FairUse
 from app.api.ingest_lane import ingest_lane, is_ingest
-from app.bootstrap import Resources, build_authenticator, build_resources
+from app.api.segment_lane import is_segment, segment_lane
+from app.bootstrap import Resources, build_authenticator, build_resources, build_segment_door
 from app.config import Settings, get_settings
 from app.ops.pipeline_status import StatusMonitor
 from app.ops.readiness import ReadinessMonitor
@@ -36,10 +37,11 @@ NOT_FOUND = problems.problem(404, "not-found", "Not found", "no such route")
 
 
 class Service(FastAPI):
-    """FastAPI, with POST /events taken by the ingest lane before its middleware and routing,
-    and declared in its OpenAPI all the same."""
+    """FastAPI, with POST /events and the Segment routes taken by their lanes before its
+    middleware and routing, and declared in its OpenAPI all the same."""
 
     lane: ASGIApp
+    segment: ASGIApp
     ops_port: int
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -51,6 +53,8 @@ class Service(FastAPI):
             await NOT_FOUND(scope, receive, send)  # as if it did not exist here
         elif is_ingest(scope):
             await self.lane(scope, receive, send)
+        elif is_segment(scope):
+            await self.segment(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
 
@@ -63,7 +67,8 @@ def cors_options(settings: Settings) -> dict[str, Any]:
     return {
         "allow_origins": settings.cors_origin_list,
         "allow_methods": ["POST", "GET"],
-        "allow_headers": ["Content-Type", "Content-Encoding", "Authorization"],
+        # X-Retry-Count: Segment's browser SDK sends it, and a write key as Basic auth.
+        "allow_headers": ["Content-Type", "Content-Encoding", "Authorization", "X-Retry-Count"],
         # So that trackers on other origins wait as long as asked.
         "expose_headers": ["Retry-After", "RateLimit", "RateLimit-Policy"],
         "max_age": 600,
@@ -75,6 +80,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     Raises MissingSetting when no way to verify users' tokens is set."""
     settings = resources.settings if resources else settings or get_settings()
     authenticator = build_authenticator(settings)
+    segment_door = build_segment_door(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -109,6 +115,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.add_middleware(FairUse, **read_limits(settings, authenticator))
     app.add_middleware(CORSMiddleware, **cors)
     app.lane = ingest_lane(app.state, cors, ingest_limits(settings))
+    app.segment = segment_lane(app.state, segment_door, cors, ingest_limits(settings))
     app.add_exception_handler(BadParameter, problems.bad_parameter_response)
     app.add_exception_handler(RequestValidationError, problems.validation_error_response)
     app.add_exception_handler(Unauthenticated, problems.unauthenticated_response)

@@ -34,6 +34,12 @@ PUBLISH_LATENCY = Histogram(
     "Time from sending a request's events to Kafka's acknowledgement of all of them",
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+SEGMENT_MESSAGES = Counter(
+    "segment_messages_total",
+    "Messages of the Segment protocol by type and outcome: modelled (an event), kept_raw "
+    "(backed up only) or malformed (refused)",
+    ["kind", "outcome"],
+)
 RATE_LIMITED = Counter(
     "requests_rate_limited_total", "Requests answered 429: a client over its limit", ["limit"]
 )

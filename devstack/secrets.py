@@ -18,11 +18,17 @@ def local_backend_tokens() -> str:
     return json.dumps({"local-backend": {"token": token, "scopes": ["users:read"]}})
 
 
+def local_write_keys() -> str:
+    """One Segment write key, for a tracking SDK pointed at this machine."""
+    return json.dumps({"local-web": f"wk_{secrets.token_urlsafe(24)}"})
+
+
 # Each setting and how to make its value; a setting added later is appended to an older file.
 GENERATED: dict[str, Callable[[], str]] = {
     "ANALYTICS_PASSWORD": lambda: secrets.token_urlsafe(24),
     "AUTH_HS256_SECRET": lambda: secrets.token_urlsafe(48),
     "SERVICE_TOKENS": local_backend_tokens,
+    "SEGMENT_WRITE_KEYS": local_write_keys,
 }
 
 

@@ -39,6 +39,9 @@ CONTEXT_FIELDS: tuple[StoredField, ...] = (
     StoredField("locale", "text"),
     StoredField("device", "text"),
     StoredField("user_agent", "text"),  # from the request, never the body
+    # Set by the Segment door: the write key's source, and the client's own clock reading.
+    StoredField("source", "text"),
+    StoredField("client_timestamp", "text"),
 )
 # Each event type's payload; a reader that flattens payloads takes the union.
 PAYLOAD_FIELDS: dict[str, tuple[StoredField, ...]] = {

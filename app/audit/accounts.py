@@ -7,9 +7,10 @@ The stages, each counted per minute of receive time:
 - `modelled`: the facts (Spark's, and the fallback's once promoted; the rules' refusals are
   facts too, flagged), and `fallback`: the fallback's facts, some awaiting promotion.
 
-Kafka = backup = staging + dead letters, and staged = modelled (or awaiting) + refused. Where a
-count falls short (or the facts outnumber the staged events), the reconciler names the event
-ids with an anti-join bounded to the window; where the counts agree it reads no row.
+Kafka = backup = staging + dead letters, and staged = modelled (or awaiting) + refused; the
+Segment messages kept raw (type `segment`) go to the backup alone, so Kafka = backup for them.
+Where a count falls short (or the facts outnumber the staged events), the reconciler names the
+event ids with an anti-join bounded to the window; where the counts agree it reads no row.
 """
 
 from __future__ import annotations
@@ -45,10 +46,13 @@ def dead_letters(counts: Mapping[str, int], group: str) -> int:
     return counts.get(f"dead_letter:{group}", 0)
 
 
-def suspects(counts: Mapping[str, int]) -> list[Suspect]:
-    """The stages to look into, by the counts of one window."""
+def suspects(counts: Mapping[str, int], backup_only: bool = False) -> list[Suspect]:
+    """The stages to look into, by the counts of one window of one event type; `backup_only`:
+    a type only the backup keeps (Segment messages kept raw)."""
     acknowledged = counts.get("acknowledged", 0)
     backed_up = counts.get("backed_up", 0) + dead_letters(counts, BACKUP_GROUP)
+    if backup_only:
+        return [Suspect("backed_up", "missing")] if backed_up != acknowledged else []
     staged_rows = counts.get("staged", 0)
     staged = staged_rows + dead_letters(counts, STAGING_GROUP)
     modelled = counts.get("modelled", 0)

@@ -10,6 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from app.audit.accounts import BACKUP_GROUP, STAGING_GROUP
+from app.config import KEPT_RAW_TYPE
 
 WINDOW = "date_bin('1 minute', received_at, timestamptz '2000-01-01 00:00:00+00')"
 COUNTS = f"""
@@ -52,13 +53,23 @@ NOT_MODELLED = (
     "NOT EXISTS (SELECT 1 FROM fact_user_event f WHERE f.event_id = a.event_id) AND NOT EXISTS "
     "(SELECT 1 FROM fact_user_event_fallback b WHERE b.event_id = a.event_id)"
 )
+# An acknowledged event not where it ends: the model, or for a message kept raw, the backup.
+UNACCOUNTED_FOR = (
+    f"CASE WHEN a.event_type = '{KEPT_RAW_TYPE}' "
+    "THEN NOT EXISTS (SELECT 1 FROM audit.backed_up b WHERE b.event_id = a.event_id) "
+    f"ELSE {NOT_MODELLED} END"
+)
 # Per suspect: the ids of the window that the stage lacks (or holds beyond what it should).
 UNACCOUNTED = {
     ("backed_up", "missing"): (
         "audit.acknowledged a",
         accounted_by("audit.backed_up", BACKUP_GROUP),
     ),
-    ("staged", "missing"): ("audit.acknowledged a", accounted_by("stg_user_logs", STAGING_GROUP)),
+    # Messages kept raw are never staged.
+    ("staged", "missing"): (
+        "audit.acknowledged a",
+        f"a.event_type <> '{KEPT_RAW_TYPE}' AND {accounted_by('stg_user_logs', STAGING_GROUP)}",
+    ),
     ("modelled", "missing"): ("stg_user_logs a", NOT_MODELLED),
     # Spark reads Kafka, not staging: it models what staging dead-lettered, rightly.
     ("modelled", "extra"): ("fact_user_event a", accounted_by("stg_user_logs", STAGING_GROUP)),

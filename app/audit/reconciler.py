@@ -24,7 +24,7 @@ from app.audit.accounts import (
     unacknowledged,
 )
 from app.audit.findings import open_finding_windows, record_findings
-from app.config import Settings
+from app.config import KEPT_RAW_TYPE, Settings
 from app.db.postgres import PostgresPool
 
 MINUTE = timedelta(minutes=1)
@@ -43,7 +43,8 @@ class WindowCheck:
     window_start: datetime
     counts: dict[str, int]
     findings: list[Finding] = field(default_factory=list)
-    accounted: int = 0  # acknowledged events in the model or awaiting promotion
+    # acknowledged events in the model or awaiting promotion (kept raw: in the backup)
+    accounted: int = 0
 
     @property
     def acknowledged(self) -> int:
@@ -97,8 +98,8 @@ def window_suspects(by_type: reads.TypeCounts) -> list[Suspect]:
     """Type by type, so that a loss of one type and a surplus of another do not cancel out;
     one suspect per stage and kind (the anti-join covers every type)."""
     found: dict[tuple[str, str], Suspect] = {}
-    for counts in by_type.values():
-        for suspect in suspects(counts):
+    for event_type, counts in by_type.items():
+        for suspect in suspects(counts, backup_only=event_type == KEPT_RAW_TYPE):
             found.setdefault((suspect.stage, suspect.kind), suspect)
     return list(found.values())
 
@@ -138,7 +139,7 @@ async def check_window(
     if found:
         accounted -= await connection.fetchval(
             "SELECT count(*) FROM audit.acknowledged a "
-            f"WHERE {reads.IN_WINDOW.format('a')} AND {reads.NOT_MODELLED}",
+            f"WHERE {reads.IN_WINDOW.format('a')} AND {reads.UNACCOUNTED_FOR}",
             window,
             end,
         )

@@ -10,14 +10,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 from app.audit.dead_letter_ledger import DeadLetterRow, record_dead_letters
 from app.audit.receipts import AcknowledgedSink, decode_receipt
 from app.bootstrap import Resources
-from app.config import MOVIE_TOPIC, RECEIPTS_TOPIC, USER_TOPICS
+from app.config import MOVIE_TOPIC, RECEIPTS_TOPIC, SEGMENT_TOPIC, USER_TOPICS
 from app.consumers.mongo_backup import MongoBackupSink
 from app.consumers.mongo_movies import MongoMovieVersionsSink
 from app.consumers.movie_records import decode_movie
 from app.consumers.offset_gaps import record_gap
 from app.consumers.postgres_movies import PostgresMoviesSink
 from app.consumers.postgres_staging import PostgresStagingSink
-from app.consumers.records import Decoded, SourceRecord, decode_event
+from app.consumers.records import Decoded, SourceRecord, decode_backed_up, decode_event
 from app.consumers.runner import ConsumerRunner, RunnerConfig
 from app.consumers.sink import Sink
 
@@ -36,9 +36,11 @@ def raw_collection(resources: Resources, name: str) -> AsyncCollection:
 
 EVENT_TOPICS = tuple(USER_TOPICS.values())
 GROUPS: dict[str, ConsumerGroup] = {
+    # Segment messages kept raw are backed up beside the events, in raw.user_logs, where an
+    # erasure, a replay and the audit's backup count find them as they find events.
     "mongo-backup": ConsumerGroup(
-        EVENT_TOPICS,
-        decode_event,
+        (*EVENT_TOPICS, SEGMENT_TOPIC),
+        decode_backed_up,
         lambda r: MongoBackupSink(
             raw_collection(r, "user_logs"), raw_collection(r, "forgotten_users"), r.postgres
         ),

@@ -8,8 +8,15 @@ from typing import Any, Protocol
 
 import orjson
 
+from app.config import KEPT_RAW_TYPE, SEGMENT_TOPIC
 from app.consumers.field_checks import FieldError, check_field, check_storable
-from jobs.stored_event import CONTEXT_FIELDS, EVENT_FIELDS, EVENT_TYPES, PAYLOAD_FIELDS
+from jobs.stored_event import (
+    CONTEXT_FIELDS,
+    EVENT_FIELDS,
+    EVENT_TYPES,
+    PAYLOAD_FIELDS,
+    StoredField,
+)
 
 
 class UndecodableRecord(ValueError):
@@ -78,3 +85,34 @@ def decode_event(source: SourceRecord) -> DecodedEvent:
         raise UndecodableRecord(str(error)) from None
     event["event_id"] = str(uuid.UUID(event["event_id"]))
     return DecodedEvent(source, event)
+
+
+# A Segment message kept raw (app/segment/messages.py): what the backup and the audit need.
+KEPT_RAW_FIELDS: tuple[StoredField, ...] = (
+    StoredField("event_id", "uuid", required=True),
+    StoredField("user_id", "text", required=True),
+    StoredField("received_at", "timestamp", required=True),
+    StoredField("message", "text", required=True),
+)
+
+
+def decode_kept_raw(source: SourceRecord) -> DecodedEvent:
+    """A Segment message the model takes no event from, kept for the backup alone."""
+    try:
+        message = orjson.loads(source.value or b"")
+    except orjson.JSONDecodeError as error:
+        raise UndecodableRecord(f"not JSON: {error}") from None
+    if not isinstance(message, dict) or message.get("event_type") != KEPT_RAW_TYPE:
+        raise UndecodableRecord(f"not a message kept raw (event_type {KEPT_RAW_TYPE!r})")
+    try:
+        for field in KEPT_RAW_FIELDS:
+            check_field(field, message.get(field.name), field.name)
+    except FieldError as error:
+        raise UndecodableRecord(str(error)) from None
+    message["event_id"] = str(uuid.UUID(message["event_id"]))
+    return DecodedEvent(source, message)
+
+
+def decode_backed_up(source: SourceRecord) -> DecodedEvent:
+    """What the backup reads: events, and Segment messages kept raw."""
+    return decode_kept_raw(source) if source.topic == SEGMENT_TOPIC else decode_event(source)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.audit.receipts import receipt_message
-from app.config import USER_TOPICS
+from app.config import TOPIC_OF_TYPE
 from app.ingest.events import (
     AcceptedEvent,
     EventLimits,
@@ -51,7 +51,7 @@ async def publish_accepted(publisher: Publisher, accepted: list[AcceptedEvent]) 
 
 def outgoing_message(accepted: AcceptedEvent) -> OutgoingMessage:
     return OutgoingMessage(
-        topic=USER_TOPICS[accepted.event_type],
+        topic=TOPIC_OF_TYPE[accepted.event_type],
         key=accepted.user_id.encode(),
         value=accepted.encoded,
     )

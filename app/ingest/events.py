@@ -7,6 +7,7 @@ the good ones. A valid event becomes the stored form that goes to Kafka, with th
 
 # No `from __future__ import annotations`: a TypedDict reads NotRequired when it is created.
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, NotRequired, Self
@@ -236,8 +237,11 @@ def validate_event(
     return validate_and_encode(raw, Receipt.of(received_at, user_agent, limits))[0]
 
 
-def validate_and_encode(raw: object, receipt: Receipt) -> tuple[dict[str, Any], bytes]:
-    """The stored form of one client event and its JSON, serialized once for Kafka."""
+def validate_and_encode(
+    raw: object, receipt: Receipt, server_context: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], bytes]:
+    """The stored form of one client event and its JSON, serialized once for Kafka;
+    `server_context` is what a door sets in the context besides the request's user agent."""
     if not isinstance(raw, dict):
         raise EventRejected("", "an event must be a JSON object", "not_an_object")
     if "received_at" in raw:  # the server's own: whatever the client says is dropped
@@ -259,6 +263,8 @@ def validate_and_encode(raw: object, receipt: Receipt) -> tuple[dict[str, Any], 
     context = without_nones(event.get("context", {}))
     if receipt.user_agent:
         context["user_agent"] = receipt.user_agent
+    if server_context:
+        context = {**context, **server_context}
     payload = without_nones(event["payload"])
     if "parent_event_id" in payload:
         payload["parent_event_id"] = str(payload["parent_event_id"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from app.bootstrap import Resources
-from app.config import USER_TOPICS
+from app.config import TOPIC_OF_TYPE
 from app.jobs.progress import ProgressLine
 from app.jobs.times import iso_time
 from app.ops.replay import replay
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", type=iso_time, required=True, help="from this received_at")
     parser.add_argument("--until", type=iso_time, required=True, help="up to it, excluded")
     parser.add_argument(
-        "--event-type", action="append", choices=list(USER_TOPICS), default=[],
+        "--event-type", action="append", choices=list(TOPIC_OF_TYPE), default=[],
         help="only these types (repeat for several); all by default",
     )  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="count, publish nothing")

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from app.bootstrap import Resources
-from app.config import USER_TOPICS
+from app.config import TOPIC_OF_TYPE
 from app.producers.kafka import OutgoingMessage
 
 BATCH = 500  # events a publish waits for at once
@@ -33,7 +33,7 @@ def published_form(document: dict[str, Any]) -> OutgoingMessage:
     """The message the ingest API published, from its backup document."""
     event = {key: value for key, value in document.items() if key not in BACKUP_ONLY}
     return OutgoingMessage(
-        USER_TOPICS[event["event_type"]], event["user_id"].encode(), orjson.dumps(event)
+        TOPIC_OF_TYPE[event["event_type"]], event["user_id"].encode(), orjson.dumps(event)
     )
 
 

@@ -56,12 +56,13 @@ def test_sqlalchemy_url_uses_the_asyncpg_dialect():
         _ = Settings(_env_file=None, database_url="mysql://u@h/d").sqlalchemy_database_url
 
 
-def test_topics_cover_every_event_type_movies_receipts_and_dead_letters():
+def test_topics_cover_every_event_type_segment_movies_receipts_and_dead_letters():
     topics = Settings(_env_file=None).topics
     assert set(topics) == {
         "user_watch_log",
         "user_click_log",
         "user_comment_log",
+        "segment_messages",
         "movie",
         "ingest_receipts",
         "dead_letter",

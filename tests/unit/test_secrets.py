@@ -12,6 +12,7 @@ import pytest
 
 from app.access.credentials import ServiceTokens
 from app.config import Settings, local_stack_secrets
+from app.segment.write_keys import WriteKeys
 from devstack.secrets import GENERATED, ensure_secrets
 from tests.support import REPO_ROOT
 
@@ -44,7 +45,7 @@ def test_a_setting_added_later_is_appended_to_an_older_file(tmp_path):
     file = tmp_path / "secrets.env"
     file.write_text("ANALYTICS_PASSWORD='kept-as-it-was'\n")
     file.chmod(0o600)
-    assert ensure_secrets(tmp_path) == ["AUTH_HS256_SECRET", "SERVICE_TOKENS"]
+    assert ensure_secrets(tmp_path) == ["AUTH_HS256_SECRET", "SERVICE_TOKENS", "SEGMENT_WRITE_KEYS"]
     assert Settings(_env_file=file).secret("analytics_password") == "kept-as-it-was"
 
 
@@ -66,10 +67,17 @@ def test_a_malformed_service_tokens_setting_is_refused_without_echoing_it():
     assert "must-not-show" not in str(refused.value)
 
 
+def test_a_malformed_write_keys_setting_is_refused_without_echoing_it():
+    with pytest.raises(ValueError) as refused:
+        WriteKeys.from_json('{"web": "wk_short"}')
+    assert "SEGMENT_WRITE_KEYS" in str(refused.value)
+    assert "wk_short" not in str(refused.value)
+
+
 def nothing_set(tmp_path: Path) -> dict[str, str]:
     """The environment of a machine that is not the local stack: no secret anywhere."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AUTH_", "SERVICE_TOKENS", "ANALYTICS_PASSWORD"))}  # fmt: skip
+    secrets = ("AUTH_", "SERVICE_TOKENS", "SEGMENT_", "ANALYTICS_PASSWORD")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(secrets)}
     return {**env, "STACK_DIR": str(tmp_path)}
 
 

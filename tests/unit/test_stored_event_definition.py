@@ -51,9 +51,10 @@ def test_the_payload_definitions_are_the_stored_payloads():
         assert payload.__required_keys__ == {field.name for field in fields if field.required}
 
 
-def test_the_context_definition_is_the_stored_context_less_the_request_header():
+def test_the_context_definition_is_the_stored_context_less_what_the_server_sets():
     names = [field.name for field in CONTEXT_FIELDS]
-    assert list(EventContext.__annotations__) == [name for name in names if name != "user_agent"]
+    server_set = {"user_agent", "source", "client_timestamp"}
+    assert list(EventContext.__annotations__) == [name for name in names if name not in server_set]
 
 
 def test_spark_reads_the_stored_fields_with_every_payload_field():
