@@ -7,6 +7,8 @@ the same run:
   and serialized beforehand, all in flight, to the same topics with the same keys (a further
   row sends them as the service does, in record batches per partition, for comparison);
 - single events at 64 connections against `GET /health` of the same server.
+- the same batches as Segment messages on `POST /v1/batch` (write key in Basic auth, message ids
+  new in every request, as an SDK's are) against the `POST /events` row.
 Each set of rows runs once per `--workers` count (API_WORKERS), 1 and 2 by default.
 The events go to the real user topics, from users named `bench-user-*`, and so to the stores.
 """
@@ -14,6 +16,7 @@ The events go to the real user topics, from users named `bench-user-*`, and so t
 from __future__ import annotations
 
 import asyncio
+import base64
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,11 +35,19 @@ from app.producers.kafka import OutgoingMessage, remembering_partitioner
 from bench.common import bench_parser, client_events, timed
 from bench.model_freshness import wait_until_healthy
 from bench.processes import BackgroundProcess, free_port, python_module, service_listeners
-from bench.wrk import Load, lua_posting, lua_rotating, require_wrk, run_wrk
+from bench.wrk import Load, lua_posting, lua_posting_renamed, lua_rotating, require_wrk, run_wrk
 from jobs.rules import load_rules
 
 BATCH_SIZE = 100
 WARMUP_SECONDS = 2
+WRITE_KEY = "wk_bench_write_key_of_this_run"
+ID_MARKER = "0" * 12  # each request writes its own number here, in every message id
+VIDEO_EVENTS = {
+    "start": "Video Playback Started",
+    "progress": "Video Content Playing",
+    "pause": "Video Playback Paused",
+    "complete": "Video Playback Completed",
+}
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,44 @@ async def bare_producer(
     return measured.events_per_second
 
 
+def segment_message(event: dict[str, Any], number: int) -> dict[str, Any]:
+    """The event as a Segment SDK sends it, mapped back by the rules of transform_rules.json."""
+    payload, context = event["payload"], event.get("context", {})
+    if event["event_type"] == "watch":
+        name = VIDEO_EVENTS[payload["action"]]
+        properties = {"movie_id": event["movie_id"], "position": payload["position_seconds"],
+                      "total_length": payload.get("duration_seconds")}  # fmt: skip
+    elif event["event_type"] == "click":
+        name, properties = "Element Clicked", {"element": payload["element"],
+                                               "target": payload.get("target")}  # fmt: skip
+    else:
+        name = "Comment Posted"
+        properties = {"movie_id": event["movie_id"], "text": payload["text"],
+                      "rating": payload.get("rating")}  # fmt: skip
+    return {
+        "type": "track", "event": name, "userId": event["user_id"],
+        "messageId": f"bench-{ID_MARKER}-{number:05d}", "timestamp": event["occurred_at"],
+        "properties": properties,
+        "context": {"page": {"url": context.get("page"), "referrer": context.get("referrer")},
+                    "locale": context.get("locale"), "library": {"name": "bench"}},
+    }  # fmt: skip
+
+
+def segment_batch(events: list[dict[str, Any]]) -> bytes:
+    messages = [segment_message(event, number) for number, event in enumerate(events)]
+    return orjson.dumps({"batch": messages, "sentAt": datetime.now(UTC).isoformat()})
+
+
+def posting_segment(base: str, body: bytes, seconds: int, connections: int, folder: Path) -> Load:
+    body_file = folder / "segment-batch.json"
+    body_file.write_bytes(body)
+    basic = base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Basic {basic}"}
+    script = lua_posting_renamed("/v1/batch", body_file, headers, ID_MARKER)
+    run_wrk(base, script, WARMUP_SECONDS, connections)
+    return run_wrk(base, script, seconds, connections)
+
+
 def posting(base: str, body: bytes, seconds: int, connections: int, folder: Path) -> Load:
     body_file = folder / f"body-{len(body)}.json"
     body_file.write_bytes(body)
@@ -99,13 +148,15 @@ async def through_the_service(
     batch_connections: int,
     consumers: bool,
     workers: int,
-) -> tuple[Load, Load, Load]:
-    """Batches of 100, then /health and single events at 64 connections, on one service."""
+) -> tuple[Load, Load, Load, Load]:
+    """Batches of 100 on /events and /v1/batch, then /health and single events at 64
+    connections, on one service."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     # Bench events must not start fallback runs: the health check is off.
     env = {**service_listeners(port), "LOG_LEVEL": "WARNING", "SPARK_HEALTH_CRON": "0 0 1 1 *",
-           "RUN_CONSUMERS": str(consumers).lower(), "API_WORKERS": str(workers)}  # fmt: skip
+           "RUN_CONSUMERS": str(consumers).lower(), "API_WORKERS": str(workers),
+           "SEGMENT_WRITE_KEYS": orjson.dumps({"bench": WRITE_KEY}).decode()}  # fmt: skip
     with (
         BackgroundProcess("service", python_module("app"), env) as service,
         tempfile.TemporaryDirectory() as folder,
@@ -114,15 +165,17 @@ async def through_the_service(
             await wait_until_healthy(client, service)
         batch = orjson.dumps(events[:BATCH_SIZE])
         batched = posting(base, batch, seconds, batch_connections, Path(folder))
+        segment = posting_segment(base, segment_batch(events[:BATCH_SIZE]), seconds,
+                                  batch_connections, Path(folder))  # fmt: skip
         health_script = lua_rotating(["/health"])
         run_wrk(base, health_script, WARMUP_SECONDS, 64)
         health = run_wrk(base, health_script, seconds, 64)
         single = posting(base, orjson.dumps(events[0]), seconds, 64, Path(folder))
         service.check_running()
-    for load in (batched, single, health):
+    for load in (batched, segment, single, health):
         if load.failed:
             raise SystemExit(f"{load.failed} requests were refused: the figures are void")
-    return batched, health, single
+    return batched, segment, health, single
 
 
 def print_rows(title: str, rows: list[Row]) -> None:
@@ -154,14 +207,18 @@ async def main() -> None:
     producer = "bare aiokafka producer, idempotent, all in flight"
     rows = []
     for workers in (int(count) for count in args.workers.split(",")):
-        batched, health, single = await through_the_service(
+        batched, segment, health, single = await through_the_service(
             events, args.seconds, args.connections, consumers, workers
         )
         on = f"{workers} worker{'s' if workers > 1 else ''}"
         health_row = f"GET /health, wrk -c64, {on}"
+        events_row = f"POST /events, batches of {BATCH_SIZE}, wrk -c{args.connections}, {on}"
         rows += [
-            Row(f"POST /events, batches of {BATCH_SIZE}, wrk -c{args.connections}, {on}",
-                "events/s", batched.requests_per_second * BATCH_SIZE, batched.p99_ms, producer),
+            Row(events_row, "events/s", batched.requests_per_second * BATCH_SIZE,
+                batched.p99_ms, producer),
+            Row(f"POST /v1/batch, the same as Segment tracks, wrk -c{args.connections}, {on}",
+                "events/s", segment.requests_per_second * BATCH_SIZE, segment.p99_ms,
+                events_row),
             Row(health_row, "req/s", health.requests_per_second, health.p99_ms, None),
             Row(f"POST /events, one event per request, wrk -c64, {on}", "req/s",
                 single.requests_per_second, single.p99_ms, health_row),

@@ -50,6 +50,22 @@ def lua_posting(path: str, body_file: Path, content_type: str) -> str:
     )
 
 
+def lua_posting_renamed(path: str, body_file: Path, headers: dict[str, str], marker: str) -> str:
+    """POSTs of one body whose `marker` (hex digits) each request replaces with a number of its
+    own, so that ids built around it are new in every request, as a client's are."""
+    listed = "".join(f'wrk.headers["{name}"] = "{value}"\n' for name, value in headers.items())
+    return (
+        f'local file = io.open("{body_file}", "rb")\nlocal body = file:read("*a")\nfile:close()\n'
+        f'wrk.method = "POST"\nwrk.path = "{path}"\n{listed}'
+        # Each of wrk's threads numbers its requests from its own id upwards.
+        "local threads = 0\nfunction setup(thread)\n  threads = threads + 1\n"
+        '  thread:set("id", threads)\nend\n'
+        "local n = 0\nrequest = function()\n  n = n + 1\n"
+        f'  local stamp = string.format("%0{len(marker)}x", id * 2^40 + n)\n'
+        f'  return wrk.format(nil, nil, nil, (body:gsub("{marker}", stamp)))\nend\n'
+    )
+
+
 def run_wrk(base_url: str, script: str, seconds: int, connections: int) -> Load:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
         file.write(script)

@@ -22,6 +22,10 @@ class Access(StrEnum):
 ROUTE_ACCESS: dict[str, Access] = {
     "/events": Access.PUBLIC,
     "/events/schema": Access.PUBLIC,
+    # The Segment protocol: public, as POST /events is; the write key names the sending source.
+    "/v1/batch": Access.PUBLIC,
+    "/v1/{message_type}": Access.PUBLIC,
+    "/beacon/v1/batch": Access.PUBLIC,
     "/tracker.js": Access.PUBLIC,
     "/health": Access.PUBLIC,
     "/ready": Access.PUBLIC,  # its status only; the detail is on the operators' listener

@@ -21,13 +21,20 @@ from app.segment.intake import MAX_BATCH_BYTES, SegmentRefusal, SegmentRequest, 
 from app.segment.messages import KINDS
 
 BATCH_PATHS = ("/v1/batch", "/v1/b", "/beacon/v1/batch")
+# The single-message routes' last step and the message type it gives.
+MESSAGE_ROUTES: dict[str, str] = {
+    **{kind: kind for kind in KINDS},
+    **{kind[0]: kind for kind in KINDS},
+}
 # Each route and the message type it gives; None: a batch, each message names its own.
 SEGMENT_ROUTES: dict[str, str | None] = {
     **dict.fromkeys(BATCH_PATHS),
-    **{f"/v1/{kind}": kind for kind in KINDS},
-    **{f"/v1/{kind[0]}": kind for kind in KINDS},
+    **{f"/v1/{step}": kind for step, kind in MESSAGE_ROUTES.items()},
 }
 MAX_QUERY_CHARS = 1024
+NOT_ALLOWED = SegmentRefusal(405, "method_not_allowed", "", "use POST").answer(
+    [(b"allow", b"POST")]
+)
 
 
 class SegmentLane:
@@ -38,8 +45,7 @@ class SegmentLane:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
-            await send_answer(send, SegmentRefusal(405, "method_not_allowed", "",
-                                                   "use POST").answer())  # fmt: skip
+            await send_answer(send, NOT_ALLOWED)
             return
         resources: Resources = self._state.resources
         headers = segment_headers(scope)

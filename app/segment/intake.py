@@ -26,7 +26,7 @@ import orjson
 from app.bootstrap import Resources
 from app.ingest.accept import publish_accepted
 from app.ingest.events import Receipt
-from app.ingest.intake import Answer, json_answer
+from app.ingest.intake import Answer, Headers, json_answer
 from app.ingest.request_body import IngestError, decode_content
 from app.metrics import PUBLISH_FAILURES, SEGMENT_MESSAGES
 from app.producers.kafka import PublishUnavailable
@@ -44,9 +44,9 @@ class SegmentRefusal(Exception):
         super().__init__(message)
         self.status, self.code, self.field, self.message = status, code, field, message
 
-    def answer(self) -> Answer:
+    def answer(self, headers: Headers | None = None) -> Answer:
         body = {"success": False, "code": self.code, "field": self.field, "message": self.message}
-        return json_answer(self.status, body)
+        return json_answer(self.status, body, headers)
 
 
 @dataclass(frozen=True)

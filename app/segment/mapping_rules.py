@@ -25,14 +25,16 @@ class FieldRule:
     const: object = MISSING
 
     def value(self, message: dict[str, Any]) -> object:
-        """The field's value in the message, or None where the path leads nowhere."""
+        """The field's value in the message, or None where the path leads nowhere (a step
+        missing, or into something not an object)."""
         if self.const is not MISSING:
             return self.const
-        found: object = message
-        for step in self.path:
-            if not isinstance(found, dict):
-                return None
-            found = found.get(step)
+        found: Any = message
+        try:
+            for step in self.path:
+                found = found[step]
+        except (KeyError, TypeError):  # a string or list indexed by a name is a TypeError
+            return None
         return found
 
 

@@ -12,6 +12,8 @@ corrected by its own reading of `sentAt`, as Segment does.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +24,7 @@ import orjson
 from app.config import KEPT_RAW_TYPE
 from app.ingest.events import AcceptedEvent, EventLimits, EventRejected, Receipt
 from app.ingest.events import validate_and_encode as validate_event
+from app.ingest.ids import VARIANT_DIGIT
 from app.segment.mapping_rules import SegmentRules, TrackMapping
 
 KINDS = ("track", "page", "screen", "identify", "group", "alias")
@@ -29,6 +32,8 @@ MAX_MESSAGE_BYTES = 32 * 1024  # Segment's limit for one message
 MAX_ID_CHARS, MAX_TIME_CHARS = 128, 64
 # Message ids that are not UUIDs are made into one under this namespace, with the write key.
 MESSAGE_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:movie-pipeline:segment:message-id")
+NAMESPACE_BYTES = MESSAGE_ID_NAMESPACE.bytes
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 @dataclass(frozen=True)
@@ -141,13 +146,20 @@ def message_event_id(raw: dict[str, Any], write_key: str, text: bytes) -> str:
     if isinstance(message_id, str) and message_id:
         if len(message_id) > MAX_ID_CHARS * 2:
             raise MessageRefused("messageId", f"longer than {MAX_ID_CHARS * 2} characters")
-        try:
-            return str(uuid.UUID(message_id))
-        except ValueError:
-            return str(uuid.uuid5(MESSAGE_ID_NAMESPACE, f"{write_key}\n{message_id}"))
+        if UUID_TEXT.fullmatch(message_id):
+            return message_id.lower()
+        return uuid5_text(f"{write_key}\n{message_id}".encode())
     if message_id is not None:
         raise MessageRefused("messageId", "must be a string")
-    return str(uuid.uuid5(MESSAGE_ID_NAMESPACE, f"{write_key}\n".encode().hex() + text.hex()))
+    return uuid5_text(f"{write_key}\n".encode().hex().encode() + text.hex().encode())
+
+
+def uuid5_text(name: bytes) -> str:
+    """uuid.uuid5(MESSAGE_ID_NAMESPACE, name) as text, without building UUID objects: a fifth
+    of the cost, on every message of the browser and Node SDKs."""
+    digits = hashlib.sha1(NAMESPACE_BYTES + name, usedforsecurity=False).hexdigest()
+    variant = VARIANT_DIGIT[digits[16]]
+    return f"{digits[:8]}-{digits[8:12]}-5{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:32]}"
 
 
 def parse_time(value: object, field: str) -> datetime | None:

@@ -263,3 +263,12 @@ def test_a_dead_letter_that_only_looks_like_a_stored_event_falls_in_kafkas_windo
         value = orjson.dumps({"event_id": ID_A, **looks})
         source = SourceRecord("user_click_log", 0, 1, None, value, 1_700_000_000_000)
         assert what_it_was(source) == (None, "unknown", datetime.fromtimestamp(1_700_000_000, UTC))
+
+
+def test_a_type_kept_by_the_backup_alone_is_held_against_the_backup_alone():
+    kept = window(acknowledged=5, backed_up=5)
+    assert suspects(kept, backup_only=True) == []
+    assert suspects(window(acknowledged=5, backed_up=4), backup_only=True) == [
+        Suspect("backed_up", "missing")
+    ]
+    assert suspects(window(acknowledged=5, backed_up=4, dead_backup=1), backup_only=True) == []
