@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-tools up down status env lint format migrate bench clean-stack
+.PHONY: run test test-tools test-sdks bench-tools up down status env lint format migrate clean-stack
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -37,7 +37,7 @@ run: up
 	$(PY) -m app
 
 ## test: the local stack, ruff and the whole test suite against the real services
-test: up test-tools
+test: up test-tools test-sdks
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -54,6 +54,31 @@ test-tools:
 	@command -v promtool >/dev/null || { \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
 	  apt-get install -y -q --no-install-recommends prometheus; }
+
+SDK := .sdk
+NODE_SDK := tests/sdk/node
+SDK_STAMPS := $(SDK)/python-2.3/.installed $(SDK)/python-2.4/.installed \
+	$(NODE_SDK)/node_modules/.installed
+
+## test-sdks: Segment's own SDKs, which the Segment protocol's tests drive against the service:
+##            segment-analytics-python 2.3 and 2.4, each in a venv of its own under .sdk/, and
+##            analytics-node from tests/sdk/node's lock file; each reinstalled when its pin moves
+test-sdks: $(SDK_STAMPS)
+
+$(SDK)/python-%/.installed: tests/sdk/python-%.txt
+	test -x $(SDK)/python-$*/bin/python || $(PYTHON) -m venv $(SDK)/python-$*
+	$(SDK)/python-$*/bin/python -m pip install -q -r $<
+	touch $@
+
+$(NODE_SDK)/node_modules/.installed: $(NODE_SDK)/package-lock.json
+	npm ci --prefix $(NODE_SDK) --no-audit --no-fund
+	touch $@
+
+## bench-tools: wrk (Debian's), the load generator the HTTP benches drive the service with
+bench-tools:
+	@command -v wrk >/dev/null || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -q --no-install-recommends wrk; }
 
 ## up: start the local services not yet running, wait for them, migrate, create topics
 up: $(STAMP)

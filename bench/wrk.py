@@ -22,7 +22,7 @@ class Load:
 
 def require_wrk() -> None:
     if shutil.which("wrk") is None:
-        raise SystemExit("wrk is missing: `apt-get install wrk` (Debian's package)")
+        raise SystemExit("wrk is missing: `make bench-tools` (Debian's package)")
 
 
 def lua_rotating(paths: list[str], authorizations: list[str] | None = None) -> str:

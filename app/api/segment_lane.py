@@ -63,7 +63,6 @@ class SegmentLane:
         request = SegmentRequest(
             body,
             headers.get(b"content-encoding"),
-            headers.get(b"user-agent"),
             headers.get(b"authorization"),
             query_write_key(scope.get("query_string", b"")),
             SEGMENT_ROUTES[route_path(scope)],
@@ -92,7 +91,7 @@ def segment_lane(
 def segment_headers(scope: Scope) -> dict[bytes, str]:
     found: dict[bytes, str] = {}
     for name, value in scope["headers"]:
-        if name in (b"content-type", b"content-encoding", b"user-agent", b"authorization"):
+        if name in (b"content-type", b"content-encoding", b"authorization"):
             found.setdefault(name, value.decode("latin-1"))
     return found
 

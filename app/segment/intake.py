@@ -53,7 +53,6 @@ class SegmentRefusal(Exception):
 class SegmentRequest:
     body: bytes
     content_encoding: str | None
-    user_agent: str | None
     authorization: str | None
     query_write_key: str | None
     path_kind: str | None  # the message type a single-message route gives; None for a batch
@@ -74,7 +73,7 @@ async def take_messages(request: SegmentRequest, door: SegmentDoor, resources: R
     limits = resources.event_limits
     sorted_messages = sort_messages(messages, request.path_kind, Door(
         write_key, source, door.rules, limits,
-        Receipt.of(received_at, request.user_agent, limits), received_at,
+        Receipt.of(received_at, None, limits), received_at,
         document.get("sentAt"), object_or_empty(document.get("context")),
     ))  # fmt: skip
     if accepted := sorted_messages.accepted:

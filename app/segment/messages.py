@@ -108,7 +108,7 @@ def take_message(index: int, raw: object, kind: object, door: Door) -> AcceptedE
     occurred_at = corrected_time(timestamp, raw.get("sentAt", door.sent_at), door.received_at)
     name = raw.get("event") if kind == "track" else raw.get("name")
     mapping = door.rules.track.get(name) if kind == "track" and isinstance(name, str) else None
-    reason = f"no event is mapped from a {kind}"
+    reason = f"no event is mapped from {kind} messages"
     if mapping is not None:
         message = {**raw, "context": {**door.context, **context_of(raw)}}
         candidate = event_candidate(message, mapping, event_id, user_id, occurred_at, door)
@@ -230,7 +230,7 @@ def movie_number(value: object) -> object:
 
 def server_context(message: dict[str, Any], door: Door, timestamp: object) -> dict[str, str]:
     """The source, the client's own timestamp, and the browser's user agent, which the SDK
-    reports in the message (the request's is the SDK's own, or a proxy's)."""
+    reports in the message (the request's is a server SDK's own: no user's, so not kept)."""
     found = {"source": door.source}
     if isinstance(timestamp, str):
         found["client_timestamp"] = timestamp
