@@ -51,18 +51,23 @@ def lua_posting(path: str, body_file: Path, content_type: str) -> str:
 
 
 def lua_posting_renamed(path: str, body_file: Path, headers: dict[str, str], marker: str) -> str:
-    """POSTs of one body whose `marker` (hex digits) each request replaces with a number of its
-    own, so that ids built around it are new in every request, as a client's are."""
+    """POSTs of one body in which every `marker` ("00000000-0000") is replaced with random hex
+    digits of its own in each request, so that ids built around it are new and as random as a
+    client's (ids in order would make the stores' inserts cheaper than a client's are)."""
     listed = "".join(f'wrk.headers["{name}"] = "{value}"\n' for name, value in headers.items())
     return (
         f'local file = io.open("{body_file}", "rb")\nlocal body = file:read("*a")\nfile:close()\n'
         f'wrk.method = "POST"\nwrk.path = "{path}"\n{listed}'
-        # Each of wrk's threads numbers its requests from its own id upwards.
+        # Each of wrk's threads draws from a sequence of its own.
         "local threads = 0\nfunction setup(thread)\n  threads = threads + 1\n"
         '  thread:set("id", threads)\nend\n'
-        "local n = 0\nrequest = function()\n  n = n + 1\n"
-        f'  local stamp = string.format("%0{len(marker)}x", id * 2^40 + n)\n'
-        f'  return wrk.format(nil, nil, nil, (body:gsub("{marker}", stamp)))\nend\n'
+        "function init(args)\n  math.randomseed(os.time() * 1000 + id)\nend\n"
+        "local function fresh()\n"
+        '  return string.format("%08x-%04x", math.random(0, 4294967295), math.random(0, 65535))\n'
+        "end\n"
+        f'local marker = "{marker.replace("-", "%-")}"\n'  # a Lua pattern: "-" is special
+        "request = function()\n  return wrk.format(nil, nil, nil, (body:gsub(marker, fresh)))\n"
+        "end\n"
     )
 
 

@@ -36,7 +36,9 @@ STRICT = ConfigDict(extra="forbid")
 
 
 def must_be_text(value: object) -> object:
-    if not isinstance(value, str):
+    """A client's time is text (JSON has no other); a time a door has already read and
+    corrected (the Segment routes) comes as the datetime it is, not written and read again."""
+    if not isinstance(value, str | datetime):
         raise ValueError("must be an RFC 3339 date-time string")
     return value
 

@@ -7,6 +7,7 @@ dotted path into the message (`properties.position`) or a constant (`{"const": "
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,28 +15,36 @@ from typing import Any
 from jobs.rules import DEFAULT_RULES_PATH, RulesError
 from jobs.stored_event import CONTEXT_FIELDS, PAYLOAD_FIELDS
 
-MISSING = object()
 # What the Segment door sets itself, never a mapping.
 SERVER_CONTEXT = ("source", "client_timestamp")
 
 
+Getter = Callable[[dict[str, Any]], object]
+
+
 @dataclass(frozen=True)
 class FieldRule:
-    path: tuple[str, ...] = ()
-    const: object = MISSING
+    """`value(message)`: the field's value, or None where the path leads nowhere (a step
+    missing, or into something not an object). Made once per rule: every mapped message
+    reads about ten of them."""
 
-    def value(self, message: dict[str, Any]) -> object:
-        """The field's value in the message, or None where the path leads nowhere (a step
-        missing, or into something not an object)."""
-        if self.const is not MISSING:
-            return self.const
-        found: Any = message
-        try:
-            for step in self.path:
-                found = found[step]
-        except (KeyError, TypeError):  # a string or list indexed by a name is a TypeError
-            return None
+    value: Getter
+
+
+def path_getter(path: tuple[str, ...]) -> Getter:
+    first, rest = path[0], path[1:]
+    if not rest:
+        return lambda message: message.get(first)
+
+    def value(message: dict[str, Any]) -> object:
+        found = message.get(first)
+        for step in rest:
+            if type(found) is not dict:
+                return None
+            found = found.get(step)
         return found
+
+    return value
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,8 @@ class TrackMapping:
 @dataclass(frozen=True)
 class SegmentRules:
     user_fields: tuple[str, ...]  # the first one set names the user
-    context: dict[str, FieldRule]
+    context: dict[str, FieldRule]  # but the user agent, which the server sets
+    user_agent: FieldRule | None
     track: dict[str, TrackMapping]  # by the track's event name
 
 
@@ -79,9 +89,11 @@ def parse_segment_rules(section: object) -> SegmentRules:
     tracks = section.get("track")
     if not isinstance(tracks, dict):
         raise RulesError("track must be an object of event names")
+    rules = {name: field_rule(rule, f"context.{name}") for name, rule in context.items()}
     return SegmentRules(
         user_fields=tuple(users),
-        context={name: field_rule(rule, f"context.{name}") for name, rule in context.items()},
+        context={name: rule for name, rule in rules.items() if name != "user_agent"},
+        user_agent=rules.get("user_agent"),
         track={name: track_mapping(name, rule, movie_id) for name, rule in tracks.items()},
     )
 
@@ -111,7 +123,8 @@ def track_mapping(name: str, rule: object, default_movie: FieldRule) -> TrackMap
 
 def field_rule(rule: object, where: str) -> FieldRule:
     if isinstance(rule, str) and rule and all(rule.split(".")):
-        return FieldRule(path=tuple(rule.split(".")))
+        return FieldRule(path_getter(tuple(rule.split("."))))
     if isinstance(rule, dict) and set(rule) == {"const"}:
-        return FieldRule(const=rule["const"])
+        const = rule["const"]
+        return FieldRule(lambda _: const)
     raise RulesError(f'{where} must be a dotted path or {{"const": value}}')

@@ -12,6 +12,7 @@ corrected by its own reading of `sentAt`, as Segment does.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -57,6 +58,11 @@ class Door:
     received_at: datetime
     sent_at: object  # the batch's `sentAt`, for messages without their own
     context: dict[str, Any]  # the batch's `context`, under each message's own
+
+    @functools.cached_property
+    def batch_sent_at(self) -> datetime | None:
+        """The batch's `sentAt`, read once for all its messages (MessageRefused if no time)."""
+        return parse_time(self.sent_at, "sentAt")
 
 
 @dataclass(frozen=True)
@@ -105,12 +111,14 @@ def take_message(index: int, raw: object, kind: object, door: Door) -> AcceptedE
     user_id = message_user(raw, door)
     event_id = message_event_id(raw, door.write_key, text)
     timestamp = raw.get("timestamp")
-    occurred_at = corrected_time(timestamp, raw.get("sentAt", door.sent_at), door.received_at)
+    sent_at = raw.get("sentAt")
+    sent = door.batch_sent_at if sent_at is None else parse_time(sent_at, "sentAt")
+    occurred_at = corrected_time(parse_time(timestamp, "timestamp"), sent, door.received_at)
     name = raw.get("event") if kind == "track" else raw.get("name")
     mapping = door.rules.track.get(name) if kind == "track" and isinstance(name, str) else None
-    reason = f"no event is mapped from {kind} messages"
+    reason = ""
     if mapping is not None:
-        message = {**raw, "context": {**door.context, **context_of(raw)}}
+        message = {**raw, "context": {**door.context, **context_of(raw)}} if door.context else raw
         candidate = event_candidate(message, mapping, event_id, user_id, occurred_at, door)
         try:
             stored, encoded = validate_event(candidate, door.receipt, server_context(
@@ -118,8 +126,9 @@ def take_message(index: int, raw: object, kind: object, door: Door) -> AcceptedE
             return AcceptedEvent(index, stored, encoded)
         except EventRejected as error:
             reason = f"{error.field}: {error.reason}"
-    elif kind == "track":
-        reason = "no event is mapped from this track"
+    else:
+        reason = "no event is mapped from this track" if kind == "track" else (
+            f"no event is mapped from {kind} messages")  # fmt: skip
     return kept_raw(index, raw, kind, name, event_id, user_id, occurred_at, reason, door, text)
 
 
@@ -176,11 +185,12 @@ def parse_time(value: object, field: str) -> datetime | None:
     return moment
 
 
-def corrected_time(timestamp: object, sent_at: object, received_at: datetime) -> datetime:
+def corrected_time(
+    occurred: datetime | None, sent: datetime | None, received_at: datetime
+) -> datetime:
     """Segment's rule: the client's clock is off by as much as its `sentAt` is from our receive
     time, so `occurred_at = received_at - (sentAt - timestamp)`. Without `sentAt` the timestamp
     stands; without a timestamp, the receive time."""
-    occurred, sent = parse_time(timestamp, "timestamp"), parse_time(sent_at, "sentAt")
     if occurred is None:
         return received_at
     if sent is None:
@@ -206,18 +216,21 @@ def event_candidate(
 ) -> dict[str, Any]:
     """The event as a client of `POST /events` would send it, which the events' own checks
     then take or refuse."""
-    rules = door.rules
-    context = {name: rule.value(message) for name, rule in rules.context.items()}
-    context.pop("user_agent", None)  # the server's to set: server_context
-    payload = {name: rule.value(message) for name, rule in mapping.payload.items()}
+    context, payload = {}, {}
+    for name, rule in door.rules.context.items():
+        if (value := rule.value(message)) is not None:
+            context[name] = value
+    for name, rule in mapping.payload.items():
+        if (value := rule.value(message)) is not None:
+            payload[name] = value
     return {
         "event_id": event_id,
         "event_type": mapping.event_type,
         "user_id": user_id,
         "movie_id": movie_number(mapping.movie_id.value(message)),
-        "occurred_at": occurred_at.isoformat(),
-        "context": {key: value for key, value in context.items() if value is not None},
-        "payload": {key: value for key, value in payload.items() if value is not None},
+        "occurred_at": occurred_at,
+        "context": context,
+        "payload": payload,
     }
 
 
@@ -234,7 +247,7 @@ def server_context(message: dict[str, Any], door: Door, timestamp: object) -> di
     found = {"source": door.source}
     if isinstance(timestamp, str):
         found["client_timestamp"] = timestamp
-    rule = door.rules.context.get("user_agent")
+    rule = door.rules.user_agent
     agent = rule.value(message) if rule else None
     if isinstance(agent, str) and agent:
         found["user_agent"] = agent.replace("\x00", "")[: door.limits.max_user_agent_length]
