@@ -446,3 +446,39 @@ async def test_a_client_clock_an_hour_fast_is_corrected_by_the_sdks_sent_at(
         seconds=2
     )
     assert json.loads(row["context"])["client_timestamp"] == message["timestamp"]
+
+
+# Bad input at the running service: answered as Segment does, and nothing else lost.
+
+
+async def test_a_batch_with_bad_messages_keeps_its_good_ones(
+    service: ServiceProcess, settings: Settings, pg: asyncpg.Connection
+) -> None:
+    user = f"sdk-bad-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC).isoformat()
+    good = [
+        {"type": "track", "event": "Element Clicked", "userId": user,
+         "messageId": str(uuid.uuid4()), "timestamp": now,
+         "properties": {"element": "play", "target": "/"},
+         "context": {"page": {"url": PAGE_URL}}},
+        {"type": "page", "userId": user, "messageId": str(uuid.uuid4()), "name": "Home"},
+    ]  # fmt: skip
+    oversized = {"type": "page", "userId": user, "properties": {"blob": "x" * 33_000}}
+    untyped = {"userId": user, "messageId": str(uuid.uuid4())}
+    basic = httpx.BasicAuth(WRITE_KEY, "")
+    async with httpx.AsyncClient(base_url=service.base_url, auth=basic) as client:
+        unknown = await client.post("/v1/batch", json={"batch": good}, auth=httpx.BasicAuth(
+            "wk_not_a_source_of_ours", ""))  # fmt: skip
+        not_json = await client.post("/v1/batch", content=b"{batch: [")
+        too_big = await client.post("/v1/batch", json={"batch": [oversized] * 16})
+        answer = await client.post("/v1/batch", json={"batch": [oversized, untyped, *good]})
+
+    assert (unknown.status_code, unknown.json()["code"]) == (401, "invalid_write_key")
+    assert (not_json.status_code, not_json.json()["code"]) == (400, "invalid_json")
+    assert (too_big.status_code, too_big.json()["code"]) == (400, "request_too_large")
+    assert (answer.status_code, answer.json()["code"]) == (400, "message_too_large")
+    assert [(m["index"], m["field"]) for m in answer.json()["malformed"]] == [
+        (0, ""), (1, "type (required)")
+    ]  # fmt: skip
+    await until(lambda: everywhere(settings, pg, good), 30, "the good messages landed")
+    await check_landed_once(settings, pg, good)
