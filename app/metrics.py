@@ -24,7 +24,10 @@ def registry() -> CollectorRegistry:
 
 
 EVENTS_ACCEPTED = Counter(
-    "events_accepted_total", "Events acknowledged by Kafka and answered 202", ["event_type"]
+    "events_accepted_total",
+    "Events acknowledged by Kafka and answered 202 (200 on the Segment routes; Segment messages "
+    "kept raw as event type segment)",
+    ["event_type"],
 )
 EVENTS_REJECTED = Counter(
     "events_rejected_total", "Events or requests refused at ingest, by reason", ["reason"]

@@ -16,6 +16,7 @@ when its body lacks `code`.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +29,13 @@ from app.ingest.accept import publish_accepted
 from app.ingest.events import Receipt
 from app.ingest.intake import Answer, Headers, json_answer
 from app.ingest.request_body import IngestError, decode_content
-from app.metrics import PUBLISH_FAILURES, SEGMENT_MESSAGES
+from app.metrics import (
+    EVENTS_ACCEPTED,
+    EVENTS_REJECTED,
+    PUBLISH_FAILURES,
+    PUBLISH_LATENCY,
+    SEGMENT_MESSAGES,
+)
 from app.producers.kafka import PublishUnavailable
 from app.segment.door import SegmentDoor
 from app.segment.messages import MAX_MESSAGE_BYTES, Door, Malformed, Sorted, sort_messages
@@ -68,6 +75,7 @@ async def take_messages(request: SegmentRequest, door: SegmentDoor, resources: R
             raise SegmentRefusal(401, "invalid_write_key", "writeKey", "unknown write key")
     except SegmentRefusal as refusal:
         SEGMENT_MESSAGES.labels("request", f"refused_{refusal.status}").inc()
+        EVENTS_REJECTED.labels(f"request_{refusal.status}").inc()
         return refusal.answer()
     received_at = datetime.now(UTC)
     limits = resources.event_limits
@@ -77,6 +85,7 @@ async def take_messages(request: SegmentRequest, door: SegmentDoor, resources: R
         document.get("sentAt"), object_or_empty(document.get("context")),
     ))  # fmt: skip
     if accepted := sorted_messages.accepted:
+        started = time.perf_counter()
         try:
             await publish_accepted(resources.publisher, accepted)
         except PublishUnavailable as error:
@@ -84,6 +93,7 @@ async def take_messages(request: SegmentRequest, door: SegmentDoor, resources: R
             retry_after = b"%d" % max(1, round(resources.settings.publish_timeout_seconds))
             body = {"success": False, "code": "unavailable", "field": "", "message": str(error)}
             return json_answer(503, body, [(b"retry-after", retry_after)])
+        PUBLISH_LATENCY.observe(time.perf_counter() - started)
     count(sorted_messages)
     return answer(sorted_messages)
 
@@ -140,6 +150,12 @@ def object_or_empty(value: object) -> dict[str, Any]:
 
 
 def count(sorted_messages: Sorted) -> None:
+    """By kind and outcome; and in ingest's own counters, which the pipeline page reads: what
+    was taken by its event type (`segment` when kept raw), what was dropped as malformed."""
+    for event_type, events in Counter(e.event_type for e in sorted_messages.accepted).items():
+        EVENTS_ACCEPTED.labels(event_type).inc(events)
+    if sorted_messages.malformed:
+        EVENTS_REJECTED.labels("segment_malformed").inc(len(sorted_messages.malformed))
     tally = Counter(
         [(event.event["kind"], "kept_raw") for event in sorted_messages.kept_raw]
         + [(m.kind, "malformed") for m in sorted_messages.malformed]

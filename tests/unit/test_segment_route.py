@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from app.bootstrap import build_resources
 from app.config import SEGMENT_TOPIC, USER_TOPICS, Settings
@@ -254,3 +255,22 @@ async def test_the_canary_user_is_refused_as_malformed(client, publisher):
     response = await client.post("/v1/batch", json=batch, headers=BASIC)
     assert response.json()["malformed"][0]["field"] == "userId"
     assert not publisher.messages
+
+
+async def test_what_the_routes_take_counts_in_ingests_own_counters(client, publisher):
+    def sample(name: str, labels: dict[str, str]) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = {
+        "click": sample("events_accepted_total", {"event_type": "click"}),
+        "segment": sample("events_accepted_total", {"event_type": "segment"}),
+        "malformed": sample("events_rejected_total", {"reason": "segment_malformed"}),
+    }
+    batch = [track("Element Clicked", {"element": "play"}), {"type": "page", "userId": "ana"},
+             {"type": "page"}]  # fmt: skip
+    assert (await client.post("/v1/batch", json={"batch": batch}, headers=BASIC)).status_code == 200
+    assert sample("events_accepted_total", {"event_type": "click"}) == before["click"] + 1
+    assert sample("events_accepted_total", {"event_type": "segment"}) == before["segment"] + 1
+    assert (
+        sample("events_rejected_total", {"reason": "segment_malformed"}) == before["malformed"] + 1
+    )
