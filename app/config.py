@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     kafka_topic_partitions: int = Field(default=3, ge=1, le=64)
     kafka_replication_factor: int = Field(default=1, ge=1)
     dead_letter_topic: str = "dead_letter"
+    # How long Kafka keeps events (and receipts): a week, for a consumer, Spark or the fallback
+    # to catch up after an outage; past it, a replay comes from the MongoDB backup. Dead letters
+    # a month: the time operators have to read and send them again.
+    kafka_retention_hours: int = Field(default=168, ge=1)
+    kafka_dead_letter_retention_hours: int = Field(default=720, ge=1)
 
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     mongo_database: str = "raw"
