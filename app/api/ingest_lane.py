@@ -56,12 +56,15 @@ class IngestLane:
 def is_ingest(scope: Scope) -> bool:
     """Whether FastAPI would route this request to INGEST_PATH (any method: a wrong one is
     answered 405 here, as routing would)."""
-    if scope["type"] != "http":
-        return False
+    return scope["type"] == "http" and route_path(scope) == INGEST_PATH
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path as routing sees it, the app's root path taken off."""
     path, root_path = scope["path"], scope.get("root_path", "")
     if root_path and path.startswith(root_path):
         path = path[len(root_path) :]
-    return path == INGEST_PATH
+    return path
 
 
 def ingest_lane(state: State, cors: dict[str, Any], limits: dict[str, Any]) -> CORSMiddleware:

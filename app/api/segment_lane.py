@@ -13,7 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
 from app.api.fair_use import FairUse
-from app.api.ingest_lane import read_body, send_answer
+from app.api.ingest_lane import read_body, route_path, send_answer
 from app.bootstrap import Resources
 from app.ingest.request_body import IngestError, check_media_type
 from app.segment.door import SegmentDoor
@@ -68,13 +68,6 @@ class SegmentLane:
             SEGMENT_ROUTES[route_path(scope)],
         )
         await send_answer(send, await take_messages(request, self._door, resources))
-
-
-def route_path(scope: Scope) -> str:
-    path, root_path = scope["path"], scope.get("root_path", "")
-    if root_path and path.startswith(root_path):
-        path = path[len(root_path) :]
-    return path
 
 
 def is_segment(scope: Scope) -> bool:

@@ -35,7 +35,7 @@ MAX_MEDIA_SECONDS = 86_400.0  # nothing we stream runs longer than a day
 STRICT = ConfigDict(extra="forbid")
 
 
-def must_be_text(value: object) -> object:
+def text_or_read_time(value: object) -> object:
     """A client's time is text (JSON has no other); a time a door has already read and
     corrected (the Segment routes) comes as the datetime it is, not written and read again."""
     if not isinstance(value, str | datetime):
@@ -105,7 +105,7 @@ class EnvelopeFields(TypedDict):
     user_id: Identifier
     session_id: NotRequired[Identifier | None]
     movie_id: NotRequired[Annotated[int, Field(strict=True, gt=0, lt=2**63)] | None]
-    occurred_at: Annotated[AwareDatetime, BeforeValidator(must_be_text)]
+    occurred_at: Annotated[AwareDatetime, BeforeValidator(text_or_read_time)]
     schema_version: NotRequired[Annotated[Literal[1], BeforeValidator(must_be_an_integer)]]
     context: NotRequired[EventContext]
 

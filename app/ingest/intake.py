@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import orjson
 
 from app.bootstrap import Resources
+from app.config import Settings
 from app.ingest.accept import publish_accepted, validate_all
 from app.ingest.request_body import IngestError, decode_content, parse_events
 from app.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED, PUBLISH_FAILURES, PUBLISH_LATENCY
@@ -41,6 +42,11 @@ def json_answer(status: int, content: object, headers: Headers | None = None) ->
     return Answer(status, body, fixed + (headers or []))
 
 
+def retry_after(settings: Settings) -> Headers:
+    """When to send again after Kafka did not acknowledge: its own timeout."""
+    return [(b"retry-after", b"%d" % max(1, round(settings.publish_timeout_seconds)))]
+
+
 def refusal(error: IngestError) -> Answer:
     EVENTS_REJECTED.labels(f"request_{error.status_code}").inc()
     detail = {"field": error.field, "reason": error.reason}
@@ -69,10 +75,8 @@ async def take_events(body: bytes, headers: RequestHeaders, resources: Resources
         await publish_accepted(resources.publisher, accepted)
     except PublishUnavailable as error:
         PUBLISH_FAILURES.inc()
-        retry_after = b"%d" % max(1, round(settings.publish_timeout_seconds))
-        return json_answer(
-            503, {"detail": {"field": "", "reason": str(error)}}, [(b"retry-after", retry_after)]
-        )
+        detail = {"detail": {"field": "", "reason": str(error)}}
+        return json_answer(503, detail, retry_after(settings))
     PUBLISH_LATENCY.observe(time.perf_counter() - started)
     for event_type, count in Counter(item.event_type for item in accepted).items():
         EVENTS_ACCEPTED.labels(event_type).inc(count)

@@ -70,15 +70,17 @@ def decode_content(body: bytes, content_encoding: str | None, max_inflated_bytes
     raise IngestError(413, "body", f"more than {MAX_GZIP_MEMBERS} gzip members")
 
 
-def parse_events(body: bytes, max_batch_events: int, max_json_values: int) -> list[object]:
-    """One event, a JSON array of events, or `{"events": [...]}`, as a list.
-
-    Parsing costs time in proportion to the values a body holds, on the event loop: a body
+def check_json_values(body: bytes, max_json_values: int) -> None:
+    """Parsing costs time in proportion to the values a body holds, on the event loop: a body
     holding more than are counted (arrays, objects and the commas between items, strings'
-    included, so an upper bound) is refused unparsed.
-    """
+    included, so an upper bound) is refused unparsed."""
     if body.count(b",") + body.count(b"[") + body.count(b"{") > max_json_values:
         raise IngestError(413, "body", f"holds more than {max_json_values} JSON values")
+
+
+def parse_events(body: bytes, max_batch_events: int, max_json_values: int) -> list[object]:
+    """One event, a JSON array of events, or `{"events": [...]}`, as a list."""
+    check_json_values(body, max_json_values)
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:

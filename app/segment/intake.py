@@ -27,8 +27,8 @@ import orjson
 from app.bootstrap import Resources
 from app.ingest.accept import publish_accepted
 from app.ingest.events import Receipt
-from app.ingest.intake import Answer, Headers, json_answer
-from app.ingest.request_body import IngestError, decode_content
+from app.ingest.intake import Answer, Headers, json_answer, retry_after
+from app.ingest.request_body import IngestError, check_json_values, decode_content
 from app.metrics import (
     EVENTS_ACCEPTED,
     EVENTS_REJECTED,
@@ -38,7 +38,13 @@ from app.metrics import (
 )
 from app.producers.kafka import PublishUnavailable
 from app.segment.door import SegmentDoor
-from app.segment.messages import MAX_MESSAGE_BYTES, Door, Malformed, Sorted, sort_messages
+from app.segment.messages import (
+    MAX_MESSAGE_BYTES,
+    BatchContext,
+    Malformed,
+    Sorted,
+    sort_messages,
+)
 from app.segment.write_keys import basic_user
 
 MAX_BATCH_BYTES = 500 * 1024  # Segment's limit for a batch
@@ -79,7 +85,7 @@ async def take_messages(request: SegmentRequest, door: SegmentDoor, resources: R
         return refusal.answer()
     received_at = datetime.now(UTC)
     limits = resources.event_limits
-    sorted_messages = sort_messages(messages, request.path_kind, Door(
+    sorted_messages = sort_messages(messages, request.path_kind, BatchContext(
         write_key, source, door.rules, limits,
         Receipt.of(received_at, None, limits), received_at,
         document.get("sentAt"), object_or_empty(document.get("context")),
@@ -90,9 +96,8 @@ async def take_messages(request: SegmentRequest, door: SegmentDoor, resources: R
             await publish_accepted(resources.publisher, accepted)
         except PublishUnavailable as error:
             PUBLISH_FAILURES.inc()
-            retry_after = b"%d" % max(1, round(resources.settings.publish_timeout_seconds))
-            body = {"success": False, "code": "unavailable", "field": "", "message": str(error)}
-            return json_answer(503, body, [(b"retry-after", retry_after)])
+            refusal = SegmentRefusal(503, "unavailable", "", str(error))
+            return refusal.answer(retry_after(resources.settings))
         PUBLISH_LATENCY.observe(time.perf_counter() - started)
     count(sorted_messages)
     return answer(sorted_messages)
@@ -107,9 +112,10 @@ def parsed_body(request: SegmentRequest, max_json_values: int) -> dict[str, Any]
         raise SegmentRefusal(400, code, error.field, error.reason) from None
     if len(body) > limit:
         raise SegmentRefusal(400, "request_too_large", "body", f"larger than {limit // 1024} KB")
-    if body.count(b",") + body.count(b"[") + body.count(b"{") > max_json_values:
-        raise SegmentRefusal(400, "request_too_large", "body",
-                             f"holds more than {max_json_values} JSON values")  # fmt: skip
+    try:
+        check_json_values(body, max_json_values)
+    except IngestError as error:
+        raise SegmentRefusal(400, "request_too_large", error.field, error.reason) from None
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:

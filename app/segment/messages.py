@@ -47,7 +47,7 @@ class Malformed:
 
 
 @dataclass(frozen=True)
-class Door:
+class BatchContext:
     """What every message of one request shares."""
 
     write_key: str
@@ -60,7 +60,7 @@ class Door:
     context: dict[str, Any]  # the batch's `context`, under each message's own
 
     @functools.cached_property
-    def batch_sent_at(self) -> datetime | None:
+    def sent_time(self) -> datetime | None:
         """The batch's `sentAt`, read once for all its messages (MessageRefused if no time)."""
         return parse_time(self.sent_at, "sentAt")
 
@@ -82,13 +82,13 @@ class MessageRefused(ValueError):
         self.field, self.reason, self.too_large = field, reason, too_large
 
 
-def sort_messages(messages: list[object], path_kind: str | None, door: Door) -> Sorted:
+def sort_messages(messages: list[object], path_kind: str | None, batch: BatchContext) -> Sorted:
     """`path_kind`: the type a single-message route gives (`/v1/track`), None for a batch."""
     modelled, kept, malformed = [], [], []
     for index, raw in enumerate(messages):
         kind = path_kind or (raw.get("type") if isinstance(raw, dict) else None)
         try:
-            taken = take_message(index, raw, kind, door)
+            taken = take_message(index, raw, kind, batch)
         except MessageRefused as error:
             known = kind if kind in KINDS else "unknown"
             malformed.append(Malformed(index, known, error.field, error.reason, error.too_large))
@@ -97,7 +97,7 @@ def sort_messages(messages: list[object], path_kind: str | None, door: Door) -> 
     return Sorted(modelled, kept, malformed)
 
 
-def take_message(index: int, raw: object, kind: object, door: Door) -> AcceptedEvent:
+def take_message(index: int, raw: object, kind: object, batch: BatchContext) -> AcceptedEvent:
     if not isinstance(raw, dict):
         raise MessageRefused("", "a message must be a JSON object")
     if "writeKey" in raw:  # the browser's copy in every message: no key is kept with the data
@@ -108,42 +108,41 @@ def take_message(index: int, raw: object, kind: object, door: Door) -> AcceptedE
     if kind not in KINDS:
         field = "type" if "type" in raw else "type (required)"
         raise MessageRefused(field, f"must be one of {', '.join(KINDS)}")
-    user_id = message_user(raw, door)
-    event_id = message_event_id(raw, door.write_key, text)
+    user_id = message_user(raw, batch)
+    event_id = message_event_id(raw, batch.write_key, text)
     timestamp = raw.get("timestamp")
     sent_at = raw.get("sentAt")
-    sent = door.batch_sent_at if sent_at is None else parse_time(sent_at, "sentAt")
-    occurred_at = corrected_time(parse_time(timestamp, "timestamp"), sent, door.received_at)
+    sent = batch.sent_time if sent_at is None else parse_time(sent_at, "sentAt")
+    occurred_at = corrected_time(parse_time(timestamp, "timestamp"), sent, batch.received_at)
     name = raw.get("event") if kind == "track" else raw.get("name")
-    mapping = door.rules.track.get(name) if kind == "track" and isinstance(name, str) else None
-    reason = ""
+    mapping = batch.rules.track.get(name) if kind == "track" and isinstance(name, str) else None
     if mapping is not None:
-        message = {**raw, "context": {**door.context, **context_of(raw)}} if door.context else raw
-        candidate = event_candidate(message, mapping, event_id, user_id, occurred_at, door)
+        message = {**raw, "context": {**batch.context, **context_of(raw)}} if batch.context else raw
+        candidate = event_candidate(message, mapping, event_id, user_id, occurred_at, batch)
         try:
-            stored, encoded = validate_event(candidate, door.receipt, server_context(
-                message, door, timestamp))  # fmt: skip
+            stored, encoded = validate_event(candidate, batch.receipt, server_context(
+                message, batch, timestamp))  # fmt: skip
             return AcceptedEvent(index, stored, encoded)
         except EventRejected as error:
             reason = f"{error.field}: {error.reason}"
     else:
         reason = "no event is mapped from this track" if kind == "track" else (
             f"no event is mapped from {kind} messages")  # fmt: skip
-    return kept_raw(index, raw, kind, name, event_id, user_id, occurred_at, reason, door, text)
+    return kept_raw(index, raw, kind, name, event_id, user_id, occurred_at, reason, batch, text)
 
 
-def message_user(raw: dict[str, Any], door: Door) -> str:
-    for field in door.rules.user_fields:
+def message_user(raw: dict[str, Any], batch: BatchContext) -> str:
+    for field in batch.rules.user_fields:
         value = raw.get(field)
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)  # Segment takes numbers as ids too
         if isinstance(value, str) and value:
             if len(value) > MAX_ID_CHARS:
                 raise MessageRefused(field, f"longer than {MAX_ID_CHARS} characters")
-            if value in door.limits.reserved_users:
+            if value in batch.limits.reserved_users:
                 raise MessageRefused(field, "is reserved for the pipeline's canary")
             return value
-    raise MessageRefused(door.rules.user_fields[0], f"{' or '.join(door.rules.user_fields)} "
+    raise MessageRefused(batch.rules.user_fields[0], f"{' or '.join(batch.rules.user_fields)} "
                          "is required")  # fmt: skip
 
 
@@ -212,12 +211,12 @@ def event_candidate(
     event_id: str,
     user_id: str,
     occurred_at: datetime,
-    door: Door,
+    batch: BatchContext,
 ) -> dict[str, Any]:
     """The event as a client of `POST /events` would send it, which the events' own checks
     then take or refuse."""
     context, payload = {}, {}
-    for name, rule in door.rules.context.items():
+    for name, rule in batch.rules.context.items():
         if (value := rule.value(message)) is not None:
             context[name] = value
     for name, rule in mapping.payload.items():
@@ -241,16 +240,18 @@ def movie_number(value: object) -> object:
     return value
 
 
-def server_context(message: dict[str, Any], door: Door, timestamp: object) -> dict[str, str]:
+def server_context(
+    message: dict[str, Any], batch: BatchContext, timestamp: object
+) -> dict[str, str]:
     """The source, the client's own timestamp, and the browser's user agent, which the SDK
     reports in the message (the request's is a server SDK's own: no user's, so not kept)."""
-    found = {"source": door.source}
+    found = {"source": batch.source}
     if isinstance(timestamp, str):
         found["client_timestamp"] = timestamp
-    rule = door.rules.user_agent
+    rule = batch.rules.user_agent
     agent = rule.value(message) if rule else None
     if isinstance(agent, str) and agent:
-        found["user_agent"] = agent.replace("\x00", "")[: door.limits.max_user_agent_length]
+        found["user_agent"] = agent.replace("\x00", "")[: batch.limits.max_user_agent_length]
     return found
 
 
@@ -263,7 +264,7 @@ def kept_raw(
     user_id: str,
     occurred_at: datetime,
     reason: str,
-    door: Door,
+    batch: BatchContext,
     text: bytes,
 ) -> AcceptedEvent:
     """The message as it came (as JSON text: any key MongoDB might refuse stays data), and
@@ -275,8 +276,8 @@ def kept_raw(
         "name": name if isinstance(name, str) else None,
         "user_id": user_id,
         "occurred_at": occurred_at.isoformat(),
-        "received_at": door.receipt.received_at_text,
-        "source": door.source,
+        "received_at": batch.receipt.received_at_text,
+        "source": batch.source,
         "reason": reason,
         "message": text.decode(),
     }

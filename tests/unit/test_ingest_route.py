@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -28,15 +29,26 @@ def publisher() -> InMemoryPublisher:
     return InMemoryPublisher()
 
 
-@pytest.fixture
-async def client(publisher: InMemoryPublisher) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(_env_file=None, run_consumers=False, run_scheduler=False, **NOWHERE)
-    app = create_app(resources=build_resources(settings, publisher=publisher))
+@asynccontextmanager
+async def client_of(
+    publisher: InMemoryPublisher, **settings: object
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The service on these settings (its stores nowhere) and this publisher, in process."""
+    configured = Settings(
+        _env_file=None, run_consumers=False, run_scheduler=False, **NOWHERE, **settings
+    )
+    app = create_app(resources=build_resources(configured, publisher=publisher))
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://test") as http,
     ):
+        yield http
+
+
+@pytest.fixture
+async def client(publisher: InMemoryPublisher) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_of(publisher) as http:
         yield http
 
 

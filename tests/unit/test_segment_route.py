@@ -13,12 +13,10 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
-from app.bootstrap import build_resources
-from app.config import SEGMENT_TOPIC, USER_TOPICS, Settings
-from app.main import create_app
+from app.config import SEGMENT_TOPIC, USER_TOPICS
 from app.segment.messages import MESSAGE_ID_NAMESPACE
 from tests.fakes import InMemoryPublisher
-from tests.unit.test_ingest_route import NOWHERE
+from tests.unit.test_ingest_route import client_of
 
 WRITE_KEY = "wk_test_write_key_of_these_tests"
 SOURCES = {"web": WRITE_KEY}
@@ -32,17 +30,10 @@ def publisher() -> InMemoryPublisher:
 
 @pytest.fixture
 async def client(publisher: InMemoryPublisher) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        _env_file=None, run_consumers=False, run_scheduler=False,
-        segment_write_keys=orjson.dumps(SOURCES).decode(), cors_origins="https://app.example",
-        **NOWHERE,
-    )  # fmt: skip
-    app = create_app(resources=build_resources(settings, publisher=publisher))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
-    ):
+    keys = orjson.dumps(SOURCES).decode()
+    async with client_of(
+        publisher, segment_write_keys=keys, cors_origins="https://app.example"
+    ) as http:
         yield http
 
 
@@ -262,6 +253,7 @@ async def test_what_the_routes_take_counts_in_ingests_own_counters(client, publi
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
     before = {
+        "page kept": sample("segment_messages_total", {"kind": "page", "outcome": "kept_raw"}),
         "click": sample("events_accepted_total", {"event_type": "click"}),
         "segment": sample("events_accepted_total", {"event_type": "segment"}),
         "malformed": sample("events_rejected_total", {"reason": "segment_malformed"}),
@@ -269,6 +261,8 @@ async def test_what_the_routes_take_counts_in_ingests_own_counters(client, publi
     batch = [track("Element Clicked", {"element": "play"}), {"type": "page", "userId": "ana"},
              {"type": "page"}]  # fmt: skip
     assert (await client.post("/v1/batch", json={"batch": batch}, headers=BASIC)).status_code == 200
+    page_kept = {"kind": "page", "outcome": "kept_raw"}
+    assert sample("segment_messages_total", page_kept) == before["page kept"] + 1
     assert sample("events_accepted_total", {"event_type": "click"}) == before["click"] + 1
     assert sample("events_accepted_total", {"event_type": "segment"}) == before["segment"] + 1
     assert (
