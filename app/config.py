@@ -78,9 +78,19 @@ class Settings(BaseSettings):
     # a month: the time operators have to read and send them again.
     kafka_retention_hours: int = Field(default=168, ge=1)
     kafka_dead_letter_retention_hours: int = Field(default=720, ge=1)
+    # Staging holds a partition per receive day, added this many days ahead, and keeps a month:
+    # beyond the week that the resend window, Kafka and the audit's rechecks need, time for a
+    # trace, a fallback run or a replay over the last weeks. Older days are dropped whole; the
+    # model's facts and rollups stay. Never less than the resend window (the writer's look-back).
+    partitions_ahead_days: int = Field(default=7, ge=1, le=60)
+    staging_retention_days: int = Field(default=30, ge=8)
+    storage_upkeep_cron: str = "5 * * * *"  # hourly: partitions ahead, then retention
 
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     mongo_database: str = "raw"
+    # Unset: the backup keeps every event, as it is where a replay comes from once Kafka's week
+    # has passed. Set, a TTL index on ingested_at removes older documents (not on FerretDB).
+    mongo_backup_retention_days: int | None = Field(default=None, ge=8)
 
     database_url: str = "postgresql://movies@127.0.0.1:55432/movies"
 

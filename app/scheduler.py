@@ -27,6 +27,7 @@ from app.bootstrap import Resources
 from app.catalogue.sync import sync_catalogue
 from app.db.postgres import PostgresPool
 from app.model.health import check_spark_health
+from app.ops.storage_upkeep import storage_upkeep
 
 log = logging.getLogger(__name__)
 ScheduledAction = Callable[[datetime], Awaitable[object]]
@@ -68,6 +69,11 @@ def scheduled_jobs(resources: Resources) -> list[ScheduledJob]:
             "audit-table-checks",
             settings.audit_table_checks_cron,
             lambda _slot: run_table_checks(resources.postgres),
+        ),
+        ScheduledJob(
+            "storage-upkeep",
+            settings.storage_upkeep_cron,
+            lambda slot: storage_upkeep(resources.postgres, settings, slot),
         ),
     ]
     if source.has_changes_feed:

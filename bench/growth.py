@@ -25,6 +25,7 @@ from app.audit.id_ledger import LedgerEntry, record_entries
 from app.audit.reconciler import reconcile
 from app.config import Settings
 from app.consumers.postgres_staging import PostgresStagingSink
+from app.db.partitions import PARTITIONED, ensure_partitions
 from app.db.postgres import PostgresPool
 from bench.common import bench_parser, decoded_events
 from bench.model_freshness import wait_until_healthy
@@ -87,6 +88,8 @@ async def fill(settings: Settings, rows: int, users: int) -> None:
             "SELECT coalesce(max(kafka_offset) + 1, 0) FROM stg_user_logs "
             "WHERE kafka_topic = 'growth'"))  # fmt: skip
         start = datetime.now(UTC) - timedelta(days=DAYS)
+        for table in PARTITIONED:  # as the scheduler would have added them day by day
+            await ensure_partitions(connection, table, start, datetime.now(UTC))
         span = (timedelta(days=DAYS) - timedelta(hours=2)).total_seconds()
         started = time.perf_counter()
         for low in range(first, first + rows, CHUNK):
@@ -185,7 +188,10 @@ async def staged_count(settings: Settings) -> int:
     connection = await asyncpg.connect(settings.database_url)
     try:
         # The planner's estimate: a count(*) of a large table is itself a walk.
-        estimate = "SELECT reltuples::bigint FROM pg_class WHERE oid = 'stg_user_logs'::regclass"
+        estimate = (
+            "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'stg_user_logs'::regclass"
+        )
         return int(await connection.fetchval(estimate))
     finally:
         await connection.close()

@@ -32,7 +32,8 @@ async def time_fact_insert(connection: asyncpg.Connection, user_ids: set[str]) -
         started = time.perf_counter()
         inserted = await connection.execute(
             f"INSERT INTO fact_user_event ({NAMES}, source_flag) "
-            f"SELECT {NEW_IDS}, 'bench' FROM floor_facts ON CONFLICT (event_id) DO NOTHING"
+            f"SELECT {NEW_IDS}, 'bench' FROM floor_facts "
+            "ON CONFLICT (event_id, received_at) DO NOTHING"
         )
         seconds = time.perf_counter() - started
     finally:

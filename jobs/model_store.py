@@ -1,5 +1,10 @@
 """Writing model rows to PostgreSQL: facts insert-once on event_id, sessions replaced per user
-(all of them, or those from a bound on); neither for a user on the suppression list (erased)."""
+(all of them, or those from a bound on); neither for a user on the suppression list (erased).
+
+The fact tables are partitioned by receive month, keyed by (event_id, received_at): a client's
+retry of an event comes with a new receive time, past the key, so a fact goes in only when no
+copy received since the rules' resend window before it is there, and of the copies in one
+batch only the first."""
 
 from __future__ import annotations
 
@@ -13,11 +18,24 @@ import pandas as pd
 from jobs.forgotten_users import forgotten_among, not_forgotten
 from jobs.frames import frame_records
 from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
+from jobs.rules import load_rules
 from jobs.session_bounds import session_bounds_query
 
 FACT_ROW_COLUMNS = (*FACT_COLUMNS, "source_flag")
 FactRows = list[tuple[Any, ...]]  # in FACT_ROW_COLUMNS order
 FACT_TABLES = {"spark": "fact_user_event", "pandas": "fact_user_event_fallback"}
+RESEND_WINDOW_SECONDS = int(load_rules().resend_window.total_seconds())
+
+
+def no_earlier_copy(table: str, event_id: str, received_at: str) -> str:
+    """A condition for an INSERT ... SELECT: no copy of the event in `table` received within
+    the resend window before this one, or after it (a copy's partition is found by its time)."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {table} earlier WHERE earlier.event_id = {event_id} "
+        f"AND earlier.received_at >= {received_at} - interval '{RESEND_WINDOW_SECONDS} seconds')"
+    )
+
+
 SESSION_TABLES = {"spark": "dim_session", "pandas": "dim_session_fallback"}
 # Per-user times passed as two arrays: user ids ($1) and times ($2).
 BOUNDS = "unnest($1::text[], $2::timestamptz[]) AS b (user_id, lower_bound)"
@@ -42,8 +60,10 @@ async def insert_fact_rows(connection: asyncpg.Connection, rows: FactRows, table
         await connection.copy_records_to_table(staging, records=rows, columns=FACT_ROW_COLUMNS)
         names = ", ".join(FACT_ROW_COLUMNS)
         status = await connection.execute(
-            f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} "
-            f"WHERE {not_forgotten('user_id')} ON CONFLICT (event_id) DO NOTHING"
+            f"INSERT INTO {table} ({names}) SELECT DISTINCT ON (event_id) {names} FROM {staging} "
+            f"WHERE {not_forgotten('user_id')} "
+            f"AND {no_earlier_copy(table, f'{staging}.event_id', f'{staging}.received_at')} "
+            "ORDER BY event_id, received_at ON CONFLICT (event_id, received_at) DO NOTHING"
         )
         # Within a caller's transaction (the fallback's cursor) nothing commits between calls,
         # so ON COMMIT would leave every earlier call's rows for the next INSERT to go over.

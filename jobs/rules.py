@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,13 @@ class Rules:
     sentiment: SentimentRules
     inactivity_gap_seconds: int
     max_session_seconds: int
+
+    @property
+    def resend_window(self) -> timedelta:
+        """How long after an event's first receipt a copy of it can still be accepted: ingest
+        refuses an event older than max_age_days, and the first copy was received at most the
+        future skew before the event's time."""
+        return timedelta(days=self.max_age_days, seconds=self.max_future_skew_seconds)
 
 
 def load_rules(path: Path = DEFAULT_RULES_PATH) -> Rules:

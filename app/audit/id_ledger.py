@@ -1,6 +1,8 @@
 """The audit's ledgers by event id (acknowledged, backed up): one row per event, written
-idempotently, so a batch redelivered after a crash is recorded once. The reconciler counts
-them per minute through their receive-time indexes."""
+idempotently, so a batch redelivered after a crash is recorded once, and so is a client's
+retry received anew (the ledgers are partitioned by receive day, keyed by id and receive time:
+a writer looks back over the rules' resend window for the ids it is given). The reconciler
+counts them per minute through their receive-time indexes."""
 
 from __future__ import annotations
 
@@ -10,13 +12,21 @@ from datetime import datetime
 
 import asyncpg
 
+from app.db.partitions import BY_NAME, cover_at_write_time, is_missing_partition
 from jobs.forgotten_users import user_hash
+from jobs.rules import load_rules
 
 COLUMNS = ("event_id", "event_type", "received_at", "user_hash")
+RESEND_WINDOW = load_rules().resend_window
+ANY_RECORDED = (
+    "SELECT EXISTS (SELECT 1 FROM {} WHERE event_id = ANY($1::uuid[]) AND received_at >= $2)"
+)
 INSERT_ONCE = (
-    "INSERT INTO {} (event_id, event_type, received_at, user_hash) "
-    "SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::bytea[]) "
-    "ON CONFLICT (event_id) DO NOTHING"
+    "INSERT INTO {0} (event_id, event_type, received_at, user_hash) "
+    "SELECT DISTINCT ON (event_id) * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], "
+    "$4::bytea[]) AS x (event_id, event_type, received_at, user_hash) "
+    "WHERE NOT EXISTS (SELECT 1 FROM {0} l WHERE l.event_id = x.event_id AND l.received_at >= $5) "
+    "ORDER BY event_id, received_at ON CONFLICT (event_id, received_at) DO NOTHING"
 )
 
 
@@ -42,17 +52,39 @@ async def record_entries(
 ) -> None:
     """Into `table` (audit.acknowledged or audit.backed_up) the entries not yet there.
 
-    COPY first, as most batches are new: a third of an INSERT's cost. A batch written before (a
-    redelivery) fails on the key and goes again through an INSERT that skips what is there; the
-    savepoint keeps the caller's transaction."""
+    COPY when none of the ids is there yet, as for most batches: a third of an INSERT's cost.
+    Otherwise (a redelivery, a retry) an INSERT skips what is there. A writer beside us that
+    recorded the same copy meanwhile fails the COPY on the key; the savepoint keeps the
+    caller's transaction."""
     if not entries:
         return
-    rows = [entry.row() for entry in entries]
-    schema, name = table.split(".")
     try:
         async with connection.transaction():
-            await connection.copy_records_to_table(
-                name, schema_name=schema, records=rows, columns=COLUMNS
-            )
-    except asyncpg.UniqueViolationError:
-        await connection.execute(INSERT_ONCE.format(table), *zip(*rows, strict=True))
+            await _record_once(connection, table, entries)
+    except asyncpg.CheckViolationError as error:
+        if not is_missing_partition(error):
+            raise
+        received = [entry.received_at for entry in entries]
+        await cover_at_write_time(connection, (BY_NAME[table],), received)
+        await _record_once(connection, table, entries)
+
+
+async def _record_once(
+    connection: asyncpg.Connection, table: str, entries: list[LedgerEntry]
+) -> None:
+    rows = [entry.row() for entry in entries]
+    ids = [row[0] for row in rows]
+    since = min(entry.received_at for entry in entries) - RESEND_WINDOW
+    schema, name = table.split(".")
+    if len(set(ids)) == len(ids) and not await connection.fetchval(
+        ANY_RECORDED.format(table), ids, since
+    ):
+        try:
+            async with connection.transaction():
+                await connection.copy_records_to_table(
+                    name, schema_name=schema, records=rows, columns=COLUMNS
+                )
+            return
+        except asyncpg.UniqueViolationError:
+            pass
+    await connection.execute(INSERT_ONCE.format(table), *zip(*rows, strict=True), since)

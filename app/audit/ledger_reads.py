@@ -135,6 +135,14 @@ async def duplicated_ids(
     return [row[0] for row in rows]
 
 
+async def retained_since(connection: asyncpg.Connection) -> datetime | None:
+    """Where the stores' retention left them whole: the minutes before were checked while they
+    held them, and cannot be checked again."""
+    return await connection.fetchval(
+        "SELECT max(kept_since) FROM storage_upkeep_runs WHERE cardinality(dropped) > 0"
+    )
+
+
 async def changed_windows(connection: asyncpg.Connection, since: datetime) -> list[datetime]:
     """Windows of the last week whose stores' counts moved since then: a late write, or a row
     deleted. (Older ones are checked when asked: `python -m app.jobs audit --since`.)"""

@@ -159,6 +159,8 @@ async def reconcile(
     async with postgres.connection() as connection:
         if windows is None:
             windows = await due_windows(connection, settings, closed_until)
+        if retained := await reads.retained_since(connection):
+            windows = [window for window in windows if window >= retained]
         if not windows:
             return []
         reached = await reads.stages_reached(connection)

@@ -1,24 +1,31 @@
 """PostgreSQL staging: `stg_user_logs` (every event) and `stg_comments` (comments).
 
-A batch is COPied straight into the tables in one transaction. When some of its events are
-already there (a batch redelivered after a crash), it goes through session temp tables and
-`INSERT ... ON CONFLICT DO NOTHING` instead; on that path, a copy whose event_id is staged with
-other content (another event reusing the id) is recorded in event_id_conflicts. A batch
-PostgreSQL refuses is split in halves until the refused events are found alone. Events of
-users on the suppression list (erased) are dropped, checked in the writing transaction.
+Both are partitioned by receive day, so their key is (event_id, received_at): a redelivered batch
+meets the key, but a client's retry of an event comes with a new receive time. The writer looks
+back for each batch's ids over the window in which a copy can still arrive (the rules'
+`resend_window`, through the key's index of the partitions it spans). A batch none of whose ids
+is staged there is COPied straight into the tables in one transaction; otherwise it goes through
+session temp tables and only the events not yet staged go in, the first copy of an id winning.
+On that path, a copy whose event_id is staged with other content (another event reusing the id)
+is recorded in event_id_conflicts. A batch PostgreSQL refuses is split in halves until the
+refused events are found alone. Events of users on the suppression list (erased) are dropped,
+checked in the writing transaction.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from app.consumers.records import DecodedEvent
 from app.consumers.staging_rows import COMMENT_COLUMNS, USER_LOG_COLUMNS, comment_row, user_log_row
+from app.db.partitions import STAGING, cover_at_write_time, is_missing_partition
 from app.db.postgres import ROW_ERRORS, PostgresPool
 from app.metrics import ERASED_EVENTS_DROPPED, EVENT_ID_CONFLICTS
 from jobs.forgotten_users import forgotten_among
+from jobs.rules import load_rules
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +37,27 @@ TEMP_TABLES = """
 """
 
 
-def _upsert(table: str, columns: tuple[str, ...]) -> str:
-    names = ", ".join(columns)
-    return (
-        f"INSERT INTO {table} ({names}) SELECT {names} FROM incoming_{table.removeprefix('stg_')} "
-        "ON CONFLICT (event_id) DO NOTHING"
-    )
-
+COLUMNS = ", ".join(USER_LOG_COLUMNS)
+# The first copy of each id not yet staged since $1; the key guards against a writer beside us.
+INSERT_USER_LOGS = f"""
+    INSERT INTO stg_user_logs ({COLUMNS})
+    SELECT DISTINCT ON (event_id) {COLUMNS} FROM incoming_user_logs x
+    WHERE NOT EXISTS (SELECT 1 FROM stg_user_logs s
+        WHERE s.event_id = x.event_id AND s.received_at >= $1)
+    ORDER BY event_id, received_at
+    ON CONFLICT (event_id, received_at) DO NOTHING
+    RETURNING event_id, received_at
+"""
+INSERT_COMMENTS = f"""
+    INSERT INTO stg_comments ({", ".join(COMMENT_COLUMNS)})
+    SELECT {", ".join(f"c.{column}" for column in COMMENT_COLUMNS)} FROM incoming_comments c
+    JOIN unnest($1::uuid[], $2::timestamptz[]) AS i (event_id, received_at)
+        USING (event_id, received_at)
+"""
+ANY_STAGED = (
+    "SELECT EXISTS (SELECT 1 FROM stg_user_logs WHERE event_id = ANY($1::uuid[]) "
+    "AND received_at >= $2)"
+)
 
 # A movie known only from events gets a row at once; the next TMDB sync fills it in.
 INSERT_PLACEHOLDER_MOVIES = """
@@ -52,20 +73,22 @@ RECORD_CONFLICTS = f"""
         movie_id, occurred_at, received_at, payload, kafka_topic, kafka_partition, kafka_offset)
     SELECT x.event_id, md5({CONTENT}::text), x.event_type, x.user_id, x.session_id, x.movie_id,
         x.occurred_at, x.received_at, x.payload, x.kafka_topic, x.kafka_partition, x.kafka_offset
-    FROM incoming_user_logs x JOIN stg_user_logs s USING (event_id)
+    FROM incoming_user_logs x JOIN stg_user_logs s
+        ON s.event_id = x.event_id AND s.received_at >= $1
     WHERE {CONTENT.replace("x.", "s.")} IS DISTINCT FROM {CONTENT}
     ON CONFLICT DO NOTHING
     RETURNING event_id::text
 """
-INSERT_USER_LOGS = _upsert("stg_user_logs", USER_LOG_COLUMNS)
-INSERT_COMMENTS = _upsert("stg_comments", COMMENT_COLUMNS)
+EVENT_ID = USER_LOG_COLUMNS.index("event_id")
+RECEIVED_AT = USER_LOG_COLUMNS.index("received_at")
 
 
 class PostgresStagingSink:
     name = "postgres_staging"
 
-    def __init__(self, pool: PostgresPool) -> None:
+    def __init__(self, pool: PostgresPool, resend_window: timedelta | None = None) -> None:
         self._pool = pool
+        self._resend_window = resend_window or load_rules().resend_window
 
     async def write(self, events: list[DecodedEvent]) -> dict[int, str]:
         async with self._pool.connection() as connection:
@@ -90,31 +113,59 @@ class PostgresStagingSink:
         self, connection: asyncpg.Connection, events: list[DecodedEvent]
     ) -> None:
         try:
+            await self._write_once(connection, events)
+        except asyncpg.CheckViolationError as error:
+            if not is_missing_partition(error):
+                raise
+            received = [datetime.fromisoformat(event.event["received_at"]) for event in events]
+            await cover_at_write_time(connection, STAGING, received)
+            await self._write_once(connection, events)
+
+    async def _write_once(self, connection: asyncpg.Connection, events: list[DecodedEvent]) -> None:
+        try:
             async with connection.transaction():
                 kept = await not_forgotten(connection, events)
-                await self._copy(connection, kept)
-        except asyncpg.UniqueViolationError:
+                await self._stage(connection, kept, copy=True)
+        except asyncpg.UniqueViolationError:  # a copy staged meanwhile by a writer beside us
             async with connection.transaction():
                 kept = await not_forgotten(connection, events)
-                await self._upsert(connection, kept)
+                await self._stage(connection, kept, copy=False)
         if dropped := len(events) - len(kept):
             ERASED_EVENTS_DROPPED.labels(self.name).inc(dropped)
 
-    async def _copy(self, connection: asyncpg.Connection, events: list[DecodedEvent]) -> None:
+    async def _stage(
+        self, connection: asyncpg.Connection, events: list[DecodedEvent], copy: bool
+    ) -> None:
         user_logs, comments, movie_ids = staging_rows(events)
-        await copy_rows(connection, "stg_user_logs", "stg_comments", user_logs, comments)
+        if not user_logs:
+            return
+        since = min(row[RECEIVED_AT] for row in user_logs) - self._resend_window
+        ids = [row[EVENT_ID] for row in user_logs]
+        copy = copy and len(set(ids)) == len(ids)
+        if copy:
+            copy = not await connection.fetchval(ANY_STAGED, ids, since)
+        if copy:
+            await copy_rows(connection, "stg_user_logs", "stg_comments", user_logs, comments)
+        else:
+            await self._insert_new(connection, user_logs, comments, since)
         await connection.execute(INSERT_PLACEHOLDER_MOVIES, movie_ids)
 
-    async def _upsert(self, connection: asyncpg.Connection, events: list[DecodedEvent]) -> None:
-        """The path of a redelivered batch: only the events not yet staged go in."""
-        user_logs, comments, movie_ids = staging_rows(events)
+    async def _insert_new(
+        self,
+        connection: asyncpg.Connection,
+        user_logs: list[tuple],
+        comments: list[tuple],
+        since: datetime,
+    ) -> None:
+        """The path of a batch with copies of staged events: only the first of each id goes in."""
         await connection.execute(TEMP_TABLES)
         await copy_rows(connection, "incoming_user_logs", "incoming_comments", user_logs, comments)
-        await connection.execute(INSERT_USER_LOGS)
-        report_conflicts(await connection.fetch(RECORD_CONFLICTS))
-        if comments:
-            await connection.execute(INSERT_COMMENTS)
-        await connection.execute(INSERT_PLACEHOLDER_MOVIES, movie_ids)
+        inserted = await connection.fetch(INSERT_USER_LOGS, since)
+        report_conflicts(await connection.fetch(RECORD_CONFLICTS, since))
+        if comments and inserted:
+            await connection.execute(
+                INSERT_COMMENTS, [row[0] for row in inserted], [row[1] for row in inserted]
+            )
 
 
 async def not_forgotten(

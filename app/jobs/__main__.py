@@ -24,6 +24,7 @@ from app.jobs import (
     spark_jars,
     spark_stream,
     status,
+    storage_upkeep,
     tmdb_sync,
     trace,
     user_token,
@@ -47,6 +48,7 @@ COMMANDS = {
     "metabase-setup": metabase_setup,
     "user-token": user_token,
     "audit": audit,
+    "storage-upkeep": storage_upkeep,
 }
 
 

@@ -7,7 +7,9 @@ import argparse
 
 from app.bootstrap import Resources
 from app.consumers.lag import consumer_lags
+from app.jobs.storage_upkeep import describe
 from app.model.status import model_status
+from app.ops.storage_upkeep import last_upkeep_run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,4 +48,7 @@ async def run(_args: argparse.Namespace, resources: Resources) -> int:
             f"events, {r['sessions']} sessions, [{r['range_start']}, {r['range_end']})"
         )
     print(f"awaiting promotion: {status.awaiting_promotion} fallback facts")
+    async with resources.postgres.connection() as connection:
+        upkeep = await last_upkeep_run(connection)
+    print("last " + describe(upkeep) if upkeep else "storage upkeep: never run")
     return 0

@@ -108,7 +108,7 @@ async def promote_facts(
     returns each promoted event's user and receive time."""
     return await connection.fetch(
         f"INSERT INTO fact_user_event SELECT f.* {AWAITING_PROMOTION} "
-        "ON CONFLICT (event_id) DO NOTHING RETURNING user_id, received_at",
+        "ON CONFLICT (event_id, received_at) DO NOTHING RETURNING user_id, received_at",
         since,
         until,
     )

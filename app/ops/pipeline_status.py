@@ -27,6 +27,7 @@ from app.metrics import registry
 from app.model import queries as model_queries
 from app.ops.ingest_totals import IngestTotals, ingest_totals
 from app.ops.readiness import ReadinessMonitor
+from app.ops.storage_upkeep import last_upkeep_run
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,6 +89,23 @@ class Audit(BaseModel):
     last_checked_at: datetime | None
 
 
+class StorageUpkeep(BaseModel):
+    ran_at: datetime = Field(description="The last storage upkeep run.")
+    kept_since: datetime = Field(
+        description="Staging's retention cutoff: partitions wholly received before it dropped."
+    )
+    added: list[str]
+    dropped: list[str]
+    rows_dropped: int
+    oldest_kept: datetime | None = Field(
+        description="Where the oldest staging partition begins (null: the rows from before "
+        "partitioning)."
+    )
+    covered_until: datetime | None = Field(
+        description="Where the newest staging partition ends; writes past it would wait for one."
+    )
+
+
 class PipelineStatus(BaseModel):
     measured_at: datetime
     unavailable: list[str] = Field(
@@ -105,6 +123,10 @@ class PipelineStatus(BaseModel):
     fallback: Fallback | None
     catalogue: CatalogueSync | None = Field(description="The last sync that ended, if any.")
     audit: Audit | None = Field(description="The audit's accounts; null while PostgreSQL is down.")
+    storage: StorageUpkeep | None = Field(
+        description="The last storage upkeep run; null before the first, or while PostgreSQL "
+        "is down."
+    )
 
 
 @dataclass(frozen=True)
@@ -114,6 +136,7 @@ class FromPostgres:
     last_batch_events: int | None
     consumer_gaps: dict[str, int]
     audit: Audit
+    storage: StorageUpkeep | None
 
 
 class StatusMonitor:
@@ -172,6 +195,7 @@ class StatusMonitor:
             fallback=pg.fallback if pg else None,
             catalogue=pg.catalogue if pg else None,
             audit=pg.audit if pg else None,
+            storage=pg.storage if pg else None,
         )
 
     def _ingest(self) -> Ingest:
@@ -202,12 +226,14 @@ class StatusMonitor:
             )
             gaps = await messages_lost_by_group(connection)
             audit = await audit_summary(connection, limit=10)
+            upkeep = await last_upkeep_run(connection)
         return FromPostgres(
             Fallback(mode=mode, awaiting_promotion=waiting),
             CatalogueSync(**dict(sync)) if sync else None,
             batches[0]["events"] if batches else None,
             gaps,
             audit_view(audit),
+            StorageUpkeep.model_validate(upkeep, from_attributes=True) if upkeep else None,
         )
 
     async def _bounded(self, work: Awaitable[T]) -> T | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -18,7 +19,9 @@ from alembic.config import Config
 from app.bootstrap import Resources, build_resources
 from app.config import MissingSetting, Settings, get_settings
 from app.ops.analytics_role import ensure_analytics_role
+from app.ops.backup_retention import align_backup_retention
 from app.ops.probes import probe_all
+from app.ops.storage_upkeep import add_coming_partitions
 from app.producers.kafka_admin import ensure_topics
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
@@ -59,11 +62,17 @@ def main() -> int:
 
 
 async def prepare_stores(settings: Settings) -> str:
-    """MongoDB's index by user (forget-user would read every backup without it) and the
-    analysts' login; says what became of the login."""
+    """MongoDB's index by user (forget-user would read every backup without it) and its
+    retention, the coming days' partitions and the analysts' login; says what became of the
+    last three."""
     async with build_resources(settings) as resources:
-        await resources.mongo[settings.mongo_database].user_logs.create_index("user_id")
-        return await analytics_login(resources)
+        backup = resources.mongo[settings.mongo_database].user_logs
+        await backup.create_index("user_id")
+        retention = await align_backup_retention(backup, settings.mongo_backup_retention_days)
+        async with resources.postgres.connection() as connection:
+            added = await add_coming_partitions(connection, settings, datetime.now(UTC))
+        login = await analytics_login(resources)
+        return f"{retention}; partitions added: {len(added)}; {login}"
 
 
 async def analytics_login(resources: Resources) -> str:

@@ -19,6 +19,7 @@ import asyncpg
 from jobs import session_locks
 from jobs.forgotten_users import not_forgotten
 from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS, SESSION_INPUT_COLUMNS
+from jobs.model_store import no_earlier_copy
 from jobs.session_bounds import session_bounds_query
 
 T = TypeVar("T")
@@ -159,10 +160,12 @@ async def insert_facts_once(
     their rollup upserts go in key order, so the statements queue on rollup rows, never in a
     circle."""
     select = FACT_NAMES.replace("event_id", "event_id::uuid", 1)
+    earlier = no_earlier_copy("fact_user_event", "i.event_id::uuid", "i.received_at")
     statement = (
-        f"INSERT INTO fact_user_event ({FACT_NAMES}) SELECT {select} FROM spark_incoming_facts "
-        f"WHERE stream = $1 AND batch_id = $2 AND {not_forgotten('user_id')} AND {{share}} "
-        "ON CONFLICT (event_id) DO NOTHING"
+        f"INSERT INTO fact_user_event ({FACT_NAMES}) SELECT DISTINCT ON (i.event_id) {select} "
+        f"FROM spark_incoming_facts i WHERE stream = $1 AND batch_id = $2 "
+        f"AND {not_forgotten('user_id')} AND {earlier} AND {{share}} "
+        "ORDER BY i.event_id, i.received_at ON CONFLICT (event_id, received_at) DO NOTHING"
     )
     shares = user_shares(len(connections))
     outcomes = await asyncio.gather(

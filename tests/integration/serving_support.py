@@ -34,7 +34,7 @@ FACT_INSERT = """
         $6::timestamptz[], $7::date[], $8::smallint[], $9::text[], $10::float8[], $11::bool[],
         $12::float8[], $13::text[], $14::float8[], $15::text[], $16::bool[], $17::text[],
         $18::text[])
-    ON CONFLICT (event_id) DO NOTHING
+    ON CONFLICT (event_id, received_at) DO NOTHING
 """
 
 
