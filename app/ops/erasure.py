@@ -91,8 +91,7 @@ async def forget_user(
         await wait_for_older_transactions(connection, listed_at, wait_seconds, say)
         async with connection.transaction():
             removed |= await delete_rows(connection, user_id)
-        # Apart, with no lock held: without an index on the digest (which would cost every
-        # write), these deletions read the ledgers whole.
+        # Apart, with no lock held: they go through the ledgers' hash indexes on the digest.
         removed |= await delete_audit_rows(connection, digest)
         async with connection.transaction():
             await connection.execute(
