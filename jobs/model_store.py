@@ -3,8 +3,8 @@
 
 The fact tables are partitioned by receive month, keyed by (event_id, received_at): a client's
 retry of an event comes with a new receive time, past the key, so a fact goes in only when no
-copy received since the rules' resend window before it is there, and of the copies in one
-batch only the first."""
+copy received since the rules' copy lead before its event time is there, and of the copies in
+one batch only the first."""
 
 from __future__ import annotations
 
@@ -24,15 +24,15 @@ from jobs.session_bounds import session_bounds_query
 FACT_ROW_COLUMNS = (*FACT_COLUMNS, "source_flag")
 FactRows = list[tuple[Any, ...]]  # in FACT_ROW_COLUMNS order
 FACT_TABLES = {"spark": "fact_user_event", "pandas": "fact_user_event_fallback"}
-RESEND_WINDOW_SECONDS = int(load_rules().resend_window.total_seconds())
+COPY_LEAD_SECONDS = int(load_rules().copy_lead.total_seconds())
 
 
-def no_earlier_copy(table: str, event_id: str, received_at: str) -> str:
-    """A condition for an INSERT ... SELECT: no copy of the event in `table` received within
-    the resend window before this one, or after it (a copy's partition is found by its time)."""
+def no_earlier_copy(table: str, event_id: str, occurred_at: str) -> str:
+    """A condition for an INSERT ... SELECT: no copy of the event in `table` received since one
+    can have been (the copy lead before the event's time), which reads only those partitions."""
     return (
         f"NOT EXISTS (SELECT 1 FROM {table} earlier WHERE earlier.event_id = {event_id} "
-        f"AND earlier.received_at >= {received_at} - interval '{RESEND_WINDOW_SECONDS} seconds')"
+        f"AND earlier.received_at >= {occurred_at} - interval '{COPY_LEAD_SECONDS} seconds')"
     )
 
 
@@ -62,7 +62,7 @@ async def insert_fact_rows(connection: asyncpg.Connection, rows: FactRows, table
         status = await connection.execute(
             f"INSERT INTO {table} ({names}) SELECT DISTINCT ON (event_id) {names} FROM {staging} "
             f"WHERE {not_forgotten('user_id')} "
-            f"AND {no_earlier_copy(table, f'{staging}.event_id', f'{staging}.received_at')} "
+            f"AND {no_earlier_copy(table, f'{staging}.event_id', f'{staging}.occurred_at')} "
             "ORDER BY event_id, received_at ON CONFLICT (event_id, received_at) DO NOTHING"
         )
         # Within a caller's transaction (the fallback's cursor) nothing commits between calls,

@@ -33,6 +33,7 @@ from typing import Any
 
 from jobs.sentiment_rules import SentimentRules, SentimentRulesError, parse_sentiment
 
+SENT_AT_MARGIN = timedelta(hours=1)
 DEFAULT_RULES_PATH = Path(__file__).resolve().parent / "transform_rules.json"
 FACT_FIELDS = {
     "watch_action", "position_seconds", "duration_seconds", "click_element", "click_target",
@@ -76,6 +77,13 @@ class Rules:
         refuses an event older than max_age_days, and the first copy was received at most the
         future skew before the event's time."""
         return timedelta(days=self.max_age_days, seconds=self.max_future_skew_seconds)
+
+    @property
+    def copy_lead(self) -> timedelta:
+        """How long before an event's time a copy of it can have been received: ingest refuses
+        an event further ahead of its receipt than the future skew. An hour more for the
+        Segment routes, where each request's own sentAt corrects the event's time."""
+        return timedelta(seconds=self.max_future_skew_seconds) + SENT_AT_MARGIN
 
 
 def load_rules(path: Path = DEFAULT_RULES_PATH) -> Rules:

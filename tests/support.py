@@ -9,11 +9,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from app.config import Settings
+from app.db.partitions import EXPIRING, ensure_partitions
 from app.main import create_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -144,3 +147,12 @@ class ServiceProcess:
     def log_text(self) -> str:
         self._log.seek(0)
         return self._log.read()
+
+
+async def partitions_for_days(
+    connection: asyncpg.Connection, first: datetime, last: datetime
+) -> None:
+    """The daily partitions of a past a test writes into by SQL, as the scheduler would have
+    added them then (the writers add their own; a bare INSERT does not)."""
+    for table in EXPIRING:
+        await ensure_partitions(connection, table, first, last)

@@ -1,8 +1,9 @@
 """The audit's ledgers by event id (acknowledged, backed up): one row per event, written
 idempotently, so a batch redelivered after a crash is recorded once, and so is a client's
 retry received anew (the ledgers are partitioned by receive day, keyed by id and receive time:
-a writer looks back over the rules' resend window for the ids it is given). The reconciler
-counts them per minute through their receive-time indexes."""
+a writer looks for the ids it is given among those received since a copy can have been, the
+rules' copy lead before the event's time, or without it the resend window before its
+receipt). The reconciler counts them per minute through their receive-time indexes."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from jobs.forgotten_users import user_hash
 from jobs.rules import load_rules
 
 COLUMNS = ("event_id", "event_type", "received_at", "user_hash")
-RESEND_WINDOW = load_rules().resend_window
+RULES = load_rules()
 ANY_RECORDED = (
     "SELECT EXISTS (SELECT 1 FROM {} WHERE event_id = ANY($1::uuid[]) AND received_at >= $2)"
 )
@@ -41,6 +42,13 @@ class LedgerEntry:
     event_type: str
     received_at: datetime
     user_id: str
+    occurred_at: datetime | None = None  # unknown to receipts of earlier versions
+
+    @property
+    def first_copy_since(self) -> datetime:
+        if self.occurred_at is None:
+            return self.received_at - RULES.resend_window
+        return self.occurred_at - RULES.copy_lead
 
     def row(self) -> tuple[str, str, datetime, bytes]:
         """The id as text: asyncpg's encoder parses it faster than uuid.UUID does."""
@@ -74,7 +82,7 @@ async def _record_once(
 ) -> None:
     rows = [entry.row() for entry in entries]
     ids = [row[0] for row in rows]
-    since = min(entry.received_at for entry in entries) - RESEND_WINDOW
+    since = min(entry.first_copy_since for entry in entries)
     schema, name = table.split(".")
     if len(set(ids)) == len(ids) and not await connection.fetchval(
         ANY_RECORDED.format(table), ids, since

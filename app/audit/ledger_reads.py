@@ -74,7 +74,8 @@ UNACCOUNTED = {
     # Spark reads Kafka, not staging: it models what staging dead-lettered, rightly.
     ("modelled", "extra"): ("fact_user_event a", accounted_by("stg_user_logs", STAGING_GROUP)),
 }
-# A staged event or a fact held twice (their keys forbid it today; partitioned tables may not).
+# A staged event or a fact held twice: their keys hold the receive time, so only the writers'
+# look-back over the resend window keeps a client's retry out, and this check watches it.
 DUPLICATES = {
     "staged": "stg_user_logs",
     "modelled": "fact_user_event",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -21,11 +22,13 @@ from jobs.forgotten_users import forgotten_among
 
 def receipt_message(events: list[dict[str, Any]]) -> OutgoingMessage:
     """One record naming a request's acknowledged events (in their stored form): per event its
-    id, type, receive time and user. Keyed by the first user, so receipts spread evenly."""
+    id, type, receive time, user and time (if it has one). Keyed by the first user, so receipts
+    spread evenly."""
     listed = [
-        (event["event_id"], event["event_type"], event["received_at"], event["user_id"])
+        (event["event_id"], event["event_type"], event["received_at"], event["user_id"],
+         event.get("occurred_at"))
         for event in events
-    ]
+    ]  # fmt: skip
     return OutgoingMessage(RECEIPTS_TOPIC, events[0]["user_id"].encode(), orjson.dumps(listed))
 
 
@@ -38,14 +41,21 @@ class DecodedReceipt:
 def decode_receipt(source: SourceRecord) -> DecodedReceipt:
     try:
         listed = orjson.loads(source.value or b"")
-        entries = [
-            LedgerEntry(str(uuid.UUID(str(event_id))), str(event_type),
-                        receive_time(received_at), str(user_id))
-            for event_id, event_type, received_at, user_id in listed
-        ]  # fmt: skip
+        entries = [listed_entry(*listed_event) for listed_event in listed]
     except (orjson.JSONDecodeError, TypeError, ValueError) as error:
         raise UndecodableRecord(f"not a receipt: {error}") from None
     return DecodedReceipt(source, entries)
+
+
+def listed_entry(
+    event_id: object, event_type: object, received_at: str, user_id: object,
+    occurred_at: str | None = None,  # absent from receipts of earlier versions
+) -> LedgerEntry:  # fmt: skip
+    occurred = None if occurred_at is None else datetime.fromisoformat(occurred_at)
+    return LedgerEntry(
+        str(uuid.UUID(str(event_id))), str(event_type), receive_time(received_at), str(user_id),
+        occurred,
+    )  # fmt: skip
 
 
 class AcknowledgedSink:

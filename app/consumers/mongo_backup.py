@@ -116,4 +116,8 @@ async def both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
 def ledger_entry(decoded: DecodedEvent) -> LedgerEntry:
     event = decoded.event
     received_at = receive_time(event["received_at"])
-    return LedgerEntry(decoded.event_id, event["event_type"], received_at, decoded.user_id)
+    occurred = event.get("occurred_at")
+    return LedgerEntry(
+        decoded.event_id, event["event_type"], received_at, decoded.user_id,
+        None if occurred is None else datetime.fromisoformat(occurred),
+    )  # fmt: skip

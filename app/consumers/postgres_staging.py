@@ -2,8 +2,9 @@
 
 Both are partitioned by receive day, so their key is (event_id, received_at): a redelivered batch
 meets the key, but a client's retry of an event comes with a new receive time. The writer looks
-back for each batch's ids over the window in which a copy can still arrive (the rules'
-`resend_window`, through the key's index of the partitions it spans). A batch none of whose ids
+for each batch's ids among the events received since a copy of them can have been (the rules'
+`copy_lead` before the batch's earliest event time), through the key's index of the few
+partitions that spans. A batch none of whose ids
 is staged there is COPied straight into the tables in one transaction; otherwise it goes through
 session temp tables and only the events not yet staged go in, the first copy of an id winning.
 On that path, a copy whose event_id is staged with other content (another event reusing the id)
@@ -80,15 +81,15 @@ RECORD_CONFLICTS = f"""
     RETURNING event_id::text
 """
 EVENT_ID = USER_LOG_COLUMNS.index("event_id")
-RECEIVED_AT = USER_LOG_COLUMNS.index("received_at")
+OCCURRED_AT = USER_LOG_COLUMNS.index("occurred_at")
 
 
 class PostgresStagingSink:
     name = "postgres_staging"
 
-    def __init__(self, pool: PostgresPool, resend_window: timedelta | None = None) -> None:
+    def __init__(self, pool: PostgresPool, copy_lead: timedelta | None = None) -> None:
         self._pool = pool
-        self._resend_window = resend_window or load_rules().resend_window
+        self._copy_lead = copy_lead or load_rules().copy_lead
 
     async def write(self, events: list[DecodedEvent]) -> dict[int, str]:
         async with self._pool.connection() as connection:
@@ -139,7 +140,7 @@ class PostgresStagingSink:
         user_logs, comments, movie_ids = staging_rows(events)
         if not user_logs:
             return
-        since = min(row[RECEIVED_AT] for row in user_logs) - self._resend_window
+        since = min(row[OCCURRED_AT] for row in user_logs) - self._copy_lead
         ids = [row[EVENT_ID] for row in user_logs]
         copy = copy and len(set(ids)) == len(ids)
         if copy:

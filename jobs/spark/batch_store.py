@@ -160,7 +160,7 @@ async def insert_facts_once(
     their rollup upserts go in key order, so the statements queue on rollup rows, never in a
     circle."""
     select = FACT_NAMES.replace("event_id", "event_id::uuid", 1)
-    earlier = no_earlier_copy("fact_user_event", "i.event_id::uuid", "i.received_at")
+    earlier = no_earlier_copy("fact_user_event", "i.event_id::uuid", "i.occurred_at")
     statement = (
         f"INSERT INTO fact_user_event ({FACT_NAMES}) SELECT DISTINCT ON (i.event_id) {select} "
         f"FROM spark_incoming_facts i WHERE stream = $1 AND batch_id = $2 "

@@ -3,7 +3,7 @@ receive day, so their retention drops whole days.
 
 A partitioned table's keys must hold its partition key: the key becomes (event_id, received_at).
 The same copy of an event (a redelivery, a replay) keeps its receive time and still meets the
-key; a client's retry, received anew, is caught by the writers' look-back.
+key; a client's retry, received anew, is caught by the writers' look-back for earlier copies.
 
 The rows already there stay where they are, as the partition of everything received until the
 day after the upgrade (see app.db.partition_ddl). The audit's counting triggers move to the new

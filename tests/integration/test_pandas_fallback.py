@@ -18,6 +18,7 @@ from jobs.pandas.events_frame import events_frame, staged_frame
 from jobs.pandas.fallback import FACTS, SESSIONS, build_fallback, staged_chunks
 from jobs.pandas.transforms import build_facts, build_sessions
 from jobs.rules import load_rules
+from tests.support import partitions_for_days
 
 RULES = load_rules()
 GAP = timedelta(seconds=RULES.inactivity_gap_seconds)
@@ -41,6 +42,8 @@ def click(user: str, occurred_at: datetime, received_at: datetime, **fields: Any
 
 async def stage(pg, events: list[dict]) -> None:
     offsets = iter(range(uuid.uuid4().int % 10**12, 10**13))
+    received = [datetime.fromisoformat(e["received_at"]) for e in events]
+    await partitions_for_days(pg, min(received), max(received))
     await pg.executemany(
         "INSERT INTO stg_user_logs (event_id, event_type, user_id, session_id, movie_id, "
         "occurred_at, received_at, schema_version, context, payload, kafka_topic, "
@@ -112,6 +115,29 @@ async def test_each_insert_in_one_transaction_goes_over_its_own_rows_only(pg, un
         assert await insert_fact_rows(pg, fact_rows(first, "pandas"), FACTS) == 0  # already in
         assert await insert_fact_rows(pg, fact_rows(second, "pandas"), FACTS) == 1
         assert await pg.fetchval(f"SELECT count(*) FROM incoming_{FACTS}") == 0
+
+
+async def test_a_retried_event_received_anew_makes_one_fact(pg, unique):
+    """The fact tables' key holds the receive time: the writer's look-back keeps the retry out,
+    received in another month, and of two copies in one batch keeps the first."""
+    occurred = a_moment(unique, 2011).replace(month=1, day=31, hour=23)
+    user = f"retry-{unique}"
+    event = click(user, occurred, occurred)
+    retried = {**event, "received_at": (occurred + timedelta(hours=2)).isoformat()}
+    rows = fact_rows(build_facts(events_frame([event]), RULES), "pandas")
+    again = fact_rows(build_facts(events_frame([retried]), RULES), "pandas")
+    pair = click(user, occurred, occurred)
+    both = [pair, {**pair, "received_at": (occurred + timedelta(seconds=5)).isoformat()}]
+    twice = fact_rows(build_facts(events_frame(both), RULES), "pandas")
+    async with pg.transaction():
+        assert await insert_fact_rows(pg, rows, FACTS) == 1
+        assert await insert_fact_rows(pg, again, FACTS) == 0  # the next day, the next month
+        assert await insert_fact_rows(pg, twice, FACTS) == 1
+        kept = await pg.fetch(
+            f"SELECT received_at FROM {FACTS} WHERE user_id = $1 ORDER BY received_at", user
+        )
+        assert [row[0] for row in kept] == [occurred, occurred]
+        await pg.execute(f"DELETE FROM {FACTS} WHERE user_id = $1", user)
 
 
 async def add_session(pg, user: str, start: datetime, end: datetime) -> None:

@@ -22,6 +22,7 @@ from jobs.pandas.transforms import build_sessions
 from jobs.rules import load_rules
 from jobs.spark import batch_store
 from tests.integration.fact_support import add_fact
+from tests.support import partitions_for_days
 
 RULES = load_rules()
 COMPARED = ("session_id", "session_start", "session_end", "event_count")
@@ -109,6 +110,7 @@ async def test_a_promotion_waits_for_the_spark_batch_rebuilding_its_user(setting
 async def test_a_fallback_run_waits_for_a_rebuild_of_its_users(settings, pg, unique):
     user = f"locks-{unique}"
     received = a_moment(unique, 2004)
+    await partitions_for_days(pg, received, received + timedelta(minutes=2))
     for minute in (0, 2):
         await pg.execute(
             "INSERT INTO stg_user_logs (event_id, event_type, user_id, occurred_at, received_at, "

@@ -1,5 +1,6 @@
 """The Spark batch merge shares its insert out over connections: every fact of the batch lands
-once, those already in stay as they were, and the rollups count each new fact once."""
+once, those already in stay as they were (a client's retry of them, received an hour later,
+included), and the rollups count each new fact once."""
 
 from __future__ import annotations
 
@@ -29,12 +30,16 @@ async def test_a_batch_merged_over_two_connections_lands_once(settings, pg, uniq
     users = [f"merge-{unique}-{n}" for n in range(10)]
     assert {await share_of(pg, user, 2) for user in users} == {0, 1}  # both connections work
     incoming = {uuid.uuid4(): user for user in users for _ in range(4)}
-    already_in = list(incoming)[::8]  # 5 of them, a replayed batch's leftovers
+    already_in = list(incoming)[::8]  # 5 of them, received first; the batch has their retries
     for event_id in already_in:
         await add_fact(pg, "fact_user_event", incoming[event_id], at, event_id=event_id)
+    retried = at + timedelta(hours=1)
     for event_id, user in incoming.items():
-        await add_fact(pg, "spark_incoming_facts", user, at, event_id=event_id,
+        await add_fact(pg, "spark_incoming_facts", user, at, retried, event_id=event_id,
                        source_flag="spark", stream=stream, batch_id=0)  # fmt: skip
+    twice, last = list(incoming)[1], retried + timedelta(seconds=1)  # one event twice in it
+    await add_fact(pg, "spark_incoming_facts", incoming[twice], at, last, event_id=twice,
+                   source_flag="spark", stream=stream, batch_id=0)  # fmt: skip
     connections = [await asyncpg.connect(settings.database_url) for _ in range(2)]
     try:
         events, latest = await batch_store.merge_facts(
@@ -45,7 +50,7 @@ async def test_a_batch_merged_over_two_connections_lands_once(settings, pg, uniq
             await connection.close()
         await batch_store.clear_incoming(pg, stream)
 
-    assert (events, latest) == (len(incoming), at)
+    assert (events, latest) == (len(incoming) + 1, last)
     rows = await pg.fetch(
         "SELECT event_id, source_flag FROM fact_user_event WHERE user_id = ANY($1::text[])", users
     )

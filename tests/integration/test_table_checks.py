@@ -30,6 +30,7 @@ from app.audit.table_checks import (
 from app.config import Settings
 from app.db.postgres import PostgresPool
 from tests.integration.fact_support import add_fact
+from tests.support import partitions_for_days
 
 DECLARED = load_declarations()
 
@@ -241,6 +242,7 @@ async def test_every_window_and_relationship_is_served_by_an_index(pg: asyncpg.C
 
 
 async def add_staged(pg: asyncpg.Connection, user: str, received_at: datetime) -> None:
+    await partitions_for_days(pg, received_at, received_at)
     await pg.execute(
         "INSERT INTO stg_user_logs (event_id, event_type, user_id, occurred_at, received_at, "
         "schema_version, kafka_topic, kafka_partition, kafka_offset) "

@@ -17,6 +17,7 @@ from app.audit.receipts import decode_receipt, receipt_message
 from app.audit.reconciler import floor_minute, minutes, runs
 from app.config import RECEIPTS_TOPIC
 from app.consumers.records import SourceRecord, UndecodableRecord
+from jobs.rules import load_rules
 
 NOON = datetime(2026, 5, 9, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -183,6 +184,18 @@ def test_a_receipt_round_trips_with_its_ids_normalised():
         LedgerEntry(ID_B, "click", received, "u-2"),
     ]
     assert all(entry.received_at.utcoffset() == timedelta(0) for entry in decoded.entries)
+
+
+def test_a_receipt_carries_the_events_time_and_one_of_an_earlier_version_still_reads():
+    occurred = NOON - timedelta(days=2)
+    event = {**stored(ID_A, "click", "u-1"), "occurred_at": occurred.isoformat()}
+    [entry] = decode_receipt(record(receipt_message([event]).value)).entries
+    assert entry.occurred_at == occurred
+    assert entry.first_copy_since == occurred - load_rules().copy_lead
+    earlier = orjson.dumps([[ID_A, "click", event["received_at"], "u-1"]])
+    [entry] = decode_receipt(record(earlier)).entries
+    assert entry.occurred_at is None
+    assert entry.first_copy_since == entry.received_at - load_rules().resend_window
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,9 @@ async def test_accepted_events_are_published_to_their_topic_keyed_by_user(client
     assert stored["payload"] == {"text": "Loved it", "rating": 9}
     [receipt] = publisher.receipts  # after the events, naming only the accepted one
     assert publisher.messages.index(receipt) > publisher.messages.index(message)
-    assert orjson.loads(receipt.value) == [[event_id, "comment", stored["received_at"], "ana"]]
+    assert orjson.loads(receipt.value) == [
+        [event_id, "comment", stored["received_at"], "ana", stored["occurred_at"]]
+    ]
 
 
 async def test_the_canarys_user_is_reserved(client, publisher):
