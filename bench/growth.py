@@ -5,9 +5,10 @@ Each operation works on fresh events of its own, received now, in both rounds; a
 large to as found. What grows is PostgreSQL: `stg_user_logs`, `fact_user_event` (its rollups
 too) and the audit's id ledgers, filled server-side by `INSERT ... SELECT generate_series` in
 chunks (not through the API: hours at the API's rate). The MongoDB backup keeps its size (on
-FerretDB a fill would take hours): the rows that read it say so. Spark's merge is not measured
-here (`bench.model` measures it); the rows it leaves are the fill's, named `growth-user-*` and
-`kafka_topic = 'growth'`, kept until `make clean-stack`.
+FerretDB a fill would take hours): the rows that read it say so. Spark itself is not run here
+(`bench.model` measures it); its merge of a batch is, on the round's own events. The rows the
+fill leaves are named `growth-user-*` and `kafka_topic = 'growth'`, kept until
+`make clean-stack`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ from bench.common import bench_parser, decoded_events
 from bench.model_freshness import wait_until_healthy
 from bench.processes import BackgroundProcess, free_port, python_module, run_job, service_listeners
 from bench.wrk import lua_rotating, require_wrk, run_wrk
+from jobs.rules import load_rules
+from jobs.spark import batch_store
 
+RULES = load_rules()
 CHUNK = 1_000_000
 DAYS = 30
 STAGED_EVENTS = 20_000  # a window's worth of fresh events, written by the staging sink
@@ -66,6 +70,14 @@ FILL_FACTS = """
         'growth', 'spark'
     FROM stg_user_logs WHERE kafka_topic = 'growth' AND kafka_offset BETWEEN $1 AND $2
 """
+# The merge's input: staged events as Spark's batch writes them, before they are merged.
+INCOMING_FACTS = (
+    FILL_FACTS.replace("INSERT INTO fact_user_event (", "INSERT INTO spark_incoming_facts (stream, "
+                       "batch_id, ")
+    .replace("SELECT event_id,", "SELECT $1, 0, event_id::text,")
+    .replace("WHERE kafka_topic = 'growth' AND kafka_offset BETWEEN $1 AND $2",
+             "WHERE event_id = ANY($2::uuid[])")
+)  # fmt: skip
 FILL_LEDGER = """
     INSERT INTO {} (event_id, event_type, received_at, user_hash)
     SELECT event_id, event_type, received_at, sha256(convert_to(user_id, 'UTF8'))
@@ -123,7 +135,8 @@ async def a_round(settings: Settings, seed: int, read_seconds: int) -> list[Meas
         measured.append(Measured(f"staging writes, {len(events):,} events", since(started)))
         entries = [
             LedgerEntry(e.event_id, e.event["event_type"],
-                        datetime.fromisoformat(e.event["received_at"]), e.user_id)
+                        datetime.fromisoformat(e.event["received_at"]), e.user_id,
+                        datetime.fromisoformat(e.event["occurred_at"]))
             for e in events
         ]  # fmt: skip
         async with postgres.connection() as connection:
@@ -131,6 +144,7 @@ async def a_round(settings: Settings, seed: int, read_seconds: int) -> list[Meas
                 started = time.perf_counter()
                 await record_entries(connection, ledger, entries)
                 measured.append(Measured(f"{ledger} writes", since(started)))
+        measured.append(await spark_merge(settings, postgres, [e.event_id for e in events]))
         received = entries[0].received_at.replace(second=0, microsecond=0)
         started = time.perf_counter()
         await reconcile(postgres, settings, windows=[received])
@@ -151,6 +165,25 @@ async def a_round(settings: Settings, seed: int, read_seconds: int) -> list[Meas
         measured.append(Measured(what, run_job(python_module("app.jobs", *command), {}).seconds))
     measured.append(Measured("read API p99 (s), wrk -c16", await read_p99(read_seconds)))
     return measured
+
+
+async def spark_merge(settings: Settings, postgres: PostgresPool, ids: list[str]) -> Measured:
+    """Spark's merge of a batch, as its driver runs it: the round's staged events as the batch's
+    facts (the look-back for their copies included), over two connections, then the sessions'
+    bounds."""
+    stream = f"growth-merge-{uuid.uuid4().hex[:12]}"
+    async with postgres.connection() as connection:
+        await connection.execute(INCOMING_FACTS, stream, ids)
+    connections = [await asyncpg.connect(settings.database_url) for _ in range(2)]
+    try:
+        started = time.perf_counter()
+        await batch_store.merge_facts(connections, stream, 0, RULES.inactivity_gap_seconds)
+        return Measured(f"Spark's merge of a batch of {STAGED_EVENTS:,} facts", since(started))
+    finally:
+        for other in connections:
+            await other.close()
+        async with postgres.connection() as connection:
+            await batch_store.clear_incoming(connection, stream)
 
 
 async def read_p99(seconds: int) -> float:
