@@ -32,7 +32,8 @@ from app.config import Settings
 from app.ingest.accept import outgoing_message
 from app.ingest.events import AcceptedEvent, EventLimits, Receipt, validate_and_encode
 from app.producers.batching import BatchedSends
-from app.producers.kafka import OutgoingMessage, remembering_partitioner
+from app.producers.kafka import remembering_partitioner
+from app.producers.messages import OutgoingMessage
 from bench.common import bench_parser, client_events, timed
 from bench.model_freshness import wait_until_healthy
 from bench.processes import BackgroundProcess, free_port, python_module, service_listeners

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.config import RECEIPTS_TOPIC
-from app.producers.kafka import OutgoingMessage, PublishUnavailable
+from app.producers.kafka import PublishUnavailable
+from app.producers.messages import OutgoingMessage
 
 
 class InMemoryPublisher:

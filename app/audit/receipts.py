@@ -16,7 +16,7 @@ from app.audit.id_ledger import LedgerEntry, receive_time, record_entries
 from app.config import RECEIPTS_TOPIC
 from app.consumers.records import SourceRecord, UndecodableRecord
 from app.db.postgres import PostgresPool
-from app.producers.kafka import OutgoingMessage
+from app.producers.messages import OutgoingMessage
 from jobs.forgotten_users import forgotten_among
 
 

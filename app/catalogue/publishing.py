@@ -10,7 +10,8 @@ from typing import Any
 
 from app.catalogue.movies import details_hash, movie_message
 from app.config import MOVIE_TOPIC
-from app.producers.kafka import OutgoingMessage, Publisher
+from app.producers.kafka import Publisher
+from app.producers.messages import OutgoingMessage
 
 FetchDetails = Callable[[int], Awaitable[dict[str, Any] | None]]
 PUBLISH_CHUNK = 50

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from app.consumers.records import SourceRecord
-from app.producers.kafka import OutgoingMessage
 from app.producers.kafka_admin import cluster_metadata
+from app.producers.messages import OutgoingMessage
 
 REASON_HEADER = "dead_letter.reason"
 

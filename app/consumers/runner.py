@@ -30,7 +30,8 @@ from app.metrics import (
     ROWS_WRITTEN,
     STORE_RETRIES,
 )
-from app.producers.kafka import OutgoingMessage, Publisher, PublishUnavailable
+from app.producers.kafka import Publisher, PublishUnavailable
+from app.producers.messages import OutgoingMessage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -16,7 +16,8 @@ from app.ingest.events import (
     Rejection,
     validate_and_encode,
 )
-from app.producers.kafka import OutgoingMessage, Publisher
+from app.producers.kafka import Publisher
+from app.producers.messages import OutgoingMessage
 
 
 @dataclass(frozen=True)

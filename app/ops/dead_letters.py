@@ -15,7 +15,7 @@ import asyncpg
 
 from app.bootstrap import Resources
 from app.consumers.dead_letter import DeadLetter, read_dead_letter_at, read_dead_letters
-from app.producers.kafka import OutgoingMessage
+from app.producers.messages import OutgoingMessage
 
 MAX_READ = 1_000_000  # records a command reads from the topic at most
 BATCH = 500  # records a redrive sends and records in one transaction

@@ -17,7 +17,7 @@ import orjson
 
 from app.bootstrap import Resources
 from app.config import TOPIC_OF_TYPE
-from app.producers.kafka import OutgoingMessage
+from app.producers.messages import OutgoingMessage
 
 BATCH = 500  # events a publish waits for at once
 BACKUP_ONLY = ("_id", "kafka", "ingested_at")  # what the backup adds to the published event

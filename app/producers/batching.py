@@ -13,14 +13,12 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, ProducerClosed
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-if TYPE_CHECKING:
-    from app.producers.kafka import OutgoingMessage
+from app.producers.messages import OutgoingMessage
 
 Partitioner = Callable[[bytes | None, list[int], list[int]], int]
 

@@ -7,7 +7,6 @@ import contextlib
 import functools
 import logging
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
@@ -15,16 +14,9 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from app.producers.batching import BatchedSends
+from app.producers.messages import OutgoingMessage
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    topic: str
-    key: bytes
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @functools.lru_cache(maxsize=65_536)
