@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from app.api.ingest_docs import INGEST_RESPONSES, IngestResult, events_request_body
 from app.api.segment_docs import BATCH_BODY, MESSAGE_BODY, SEGMENT_RESPONSES, SegmentSuccess
 from app.api.segment_lane import MESSAGE_ROUTES
-from app.ingest.events import event_json_schema
+from app.ingest.event_schema import event_json_schema
 
 router = APIRouter(tags=["ingest"])
 # A Segment write key where neither Basic auth nor the body can carry it (a beacon).

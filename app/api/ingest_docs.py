@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.ingest.events import EVENT_VALIDATORS
+from app.ingest.event_schema import EVENT_VALIDATORS
 
 EXAMPLE_EVENT = {
     "event_id": "0192b6a4-3c1e-7d2f-9a51-4e8b7c6d5f10",

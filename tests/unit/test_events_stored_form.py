@@ -9,13 +9,8 @@ from typing import Any
 
 import pytest
 
-from app.ingest.events import (
-    SCHEMA_VERSION,
-    EventLimits,
-    EventRejected,
-    event_json_schema,
-    validate_event,
-)
+from app.ingest.event_schema import SCHEMA_VERSION, event_json_schema
+from app.ingest.events import EventLimits, EventRejected, validate_event
 from jobs.rules import load_rules
 
 # A fixed server clock keeps timestamp checks independent of when the suite runs.

@@ -5,14 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.consumers.staging_rows import USER_LOG_COLUMNS
-from app.ingest.events import (
-    EVENT_VALIDATORS,
-    PAYLOADS,
-    EventContext,
-    EventEnvelope,
-    EventLimits,
-    validate_event,
-)
+from app.ingest.event_schema import EVENT_VALIDATORS, PAYLOADS, EventContext, EventEnvelope
+from app.ingest.events import EventLimits, validate_event
 from jobs.pandas.events_frame import EVENT_FRAME_COLUMNS
 from jobs.rules import load_rules
 from jobs.spark.transforms import EVENT_SCHEMA
