@@ -13,7 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
-from app.db.partitions import BY_NAME, RECEIVED_BY_NOW, cover_at_write_time, is_missing_partition
+from app.db.partitions import BY_NAME, RECEIVED_BY_NOW, writing_with_partitions
 from jobs.forgotten_users import user_hash
 from jobs.rules import load_rules
 
@@ -69,15 +69,14 @@ async def record_entries(
     caller's transaction."""
     if not entries:
         return
-    try:
+
+    async def record() -> None:
         async with connection.transaction():
             await _record_once(connection, table, entries)
-    except asyncpg.CheckViolationError as error:
-        if not is_missing_partition(error):
-            raise
-        received = [entry.received_at for entry in entries]
-        await cover_at_write_time(connection, (BY_NAME[table],), received)
-        await _record_once(connection, table, entries)
+
+    await writing_with_partitions(
+        connection, (BY_NAME[table],), lambda: [entry.received_at for entry in entries], record
+    )
 
 
 async def _record_once(

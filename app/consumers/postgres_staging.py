@@ -1,16 +1,15 @@
 """PostgreSQL staging: `stg_user_logs` (every event) and `stg_comments` (comments).
 
-Both are partitioned by receive day, so their key is (event_id, received_at): a redelivered batch
-meets the key, but a client's retry of an event comes with a new receive time. The writer looks
-for each batch's ids among the events received since a copy of them can have been (the rules'
-`copy_lead` before the batch's earliest event time), through the key's index of the few
-partitions that spans. A batch none of whose ids
-is staged there is COPied straight into the tables in one transaction; otherwise it goes through
-session temp tables and only the events not yet staged go in, the first copy of an id winning.
-On that path, a copy whose event_id is staged with other content (another event reusing the id)
-is recorded in event_id_conflicts. A batch PostgreSQL refuses is split in halves until the
-refused events are found alone. Events of users on the suppression list (erased) are dropped,
-checked in the writing transaction.
+Both are partitioned by receive day, so their key is (event_id, received_at): a redelivered
+batch meets the key, but a client's retry of an event comes with a new receive time. The writer
+looks for each batch's ids among the events received since a copy of them can have been (the
+rules' `copy_lead` before the batch's earliest event time), through the key's index of the few
+partitions that spans. A batch none of whose ids is staged there is COPied straight into the
+tables in one transaction; otherwise it goes through session temp tables and only the events
+not yet staged go in, the first copy of an id winning. On that path, a copy whose event_id is
+staged with other content (another event reusing the id) is recorded in event_id_conflicts. A
+batch PostgreSQL refuses is split in halves until the refused events are found alone. Events of
+users on the suppression list (erased) are dropped, checked in the writing transaction.
 """
 
 from __future__ import annotations
@@ -22,12 +21,7 @@ import asyncpg
 
 from app.consumers.records import DecodedEvent
 from app.consumers.staging_rows import COMMENT_COLUMNS, USER_LOG_COLUMNS, comment_row, user_log_row
-from app.db.partitions import (
-    RECEIVED_BY_NOW,
-    STAGING,
-    cover_at_write_time,
-    is_missing_partition,
-)
+from app.db.partitions import RECEIVED_BY_NOW, STAGING, writing_with_partitions
 from app.db.postgres import ROW_ERRORS, PostgresPool
 from app.metrics import ERASED_EVENTS_DROPPED, EVENT_ID_CONFLICTS
 from jobs.forgotten_users import forgotten_among
@@ -122,14 +116,12 @@ class PostgresStagingSink:
     async def _write_batch(
         self, connection: asyncpg.Connection, events: list[DecodedEvent]
     ) -> None:
-        try:
-            await self._write_once(connection, events)
-        except asyncpg.CheckViolationError as error:
-            if not is_missing_partition(error):
-                raise
-            received = [datetime.fromisoformat(event.event["received_at"]) for event in events]
-            await cover_at_write_time(connection, STAGING, received)
-            await self._write_once(connection, events)
+        await writing_with_partitions(
+            connection,
+            STAGING,
+            lambda: [datetime.fromisoformat(event.event["received_at"]) for event in events],
+            lambda: self._write_once(connection, events),
+        )
 
     async def _write_once(self, connection: asyncpg.Connection, events: list[DecodedEvent]) -> None:
         try:
@@ -151,10 +143,11 @@ class PostgresStagingSink:
             return
         since = min(row[OCCURRED_AT] for row in user_logs) - self._copy_lead
         ids = [row[EVENT_ID] for row in user_logs]
-        copy = copy and len(set(ids)) == len(ids)
-        if copy:
-            copy = not await connection.fetchval(ANY_STAGED, ids, since)
-        if copy:
+        if (
+            copy
+            and len(set(ids)) == len(ids)
+            and not await connection.fetchval(ANY_STAGED, ids, since)
+        ):
             await copy_rows(connection, "stg_user_logs", "stg_comments", user_logs, comments)
         else:
             await self._insert_new(connection, user_logs, comments, since)

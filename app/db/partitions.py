@@ -10,6 +10,7 @@ behind it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -113,21 +114,25 @@ async def ensure_partitions(
     return added
 
 
-def is_missing_partition(error: asyncpg.CheckViolationError) -> bool:
-    return str(error).startswith("no partition of relation")
-
-
-async def cover_at_write_time(
+async def writing_with_partitions(
     connection: asyncpg.Connection,
     tables: tuple[PartitionedTable, ...],
-    received: list[datetime],
+    received: Callable[[], list[datetime]],
+    write: Callable[[], Awaitable[None]],
 ) -> None:
-    """The scheduler adds each day's partitions ahead; this covers a write that outran it (a
-    scheduler stopped for days, or a replay of days retention dropped)."""
-    added = []
-    for table in tables:
-        added += await ensure_partitions(connection, table, min(received), max(received))
-    log.warning("partitions added at write time", extra={"partitions": added})
+    """`write()`, and once more after adding the partitions of the `received` times it found
+    missing. The scheduler adds each day's partitions ahead; this covers a write that outran
+    it (a scheduler stopped for days, or a replay of days retention dropped)."""
+    try:
+        await write()
+    except asyncpg.CheckViolationError as error:
+        if not str(error).startswith("no partition of relation"):
+            raise
+        times, added = received(), []
+        for table in tables:
+            added += await ensure_partitions(connection, table, min(times), max(times))
+        log.warning("partitions added at write time", extra={"partitions": added})
+        await write()
 
 
 async def drop_partition(connection: asyncpg.Connection, partition: Partition) -> int:

@@ -21,11 +21,9 @@ async def run(_args: argparse.Namespace, resources: Resources) -> int:
 
 
 def describe(run: UpkeepRun) -> str:
-    oldest = (
-        "the start (rows from before partitioning)"
-        if run.oldest_kept is None
-        else (f"{run.oldest_kept:%Y-%m-%d}")
-    )
+    oldest = "the start (rows from before partitioning)"
+    if run.oldest_kept is not None:
+        oldest = f"{run.oldest_kept:%Y-%m-%d}"
     covered = "nothing" if run.covered_until is None else f"{run.covered_until:%Y-%m-%d}"
     return (
         f"storage upkeep {run.run_id}: {len(run.added)} partitions added, "

@@ -50,12 +50,12 @@ async def slots_and_runs(pg, since: datetime) -> list[tuple[datetime, int, str |
 
 
 async def test_two_service_processes_run_each_slot_once(pg):
-    """One of them with two API workers: its scheduler still runs once, in its main process."""
+    """One of them with two API workers: its scheduler still runs once, in its main process.
+    The storage upkeep too (with a retention that drops nothing of other tests)."""
     since = datetime.now(UTC)
-    services = [
-        ServiceProcess(TMDB_FULL_SYNC_CRON="*/3 * * * * *"),
-        ServiceProcess(TMDB_FULL_SYNC_CRON="*/3 * * * * *", API_WORKERS="2"),
-    ]
+    every_3s = {"TMDB_FULL_SYNC_CRON": "*/3 * * * * *", "STORAGE_UPKEEP_CRON": "*/3 * * * * *",
+                "STAGING_RETENTION_DAYS": "100000"}  # fmt: skip
+    services = [ServiceProcess(**every_3s), ServiceProcess(**every_3s, API_WORKERS="2")]
     for service in services:
         service.launch()  # both at once, so both schedulers fire every slot
     try:
@@ -68,6 +68,14 @@ async def test_two_service_processes_run_each_slot_once(pg):
     slots = await slots_and_runs(pg, since)
     assert len(slots) >= 2, slots
     assert all(runs == 1 for _, runs, _ in slots), slots
+    upkeep_slots = await pg.fetchval(
+        "SELECT count(*) FROM scheduler_slots WHERE job_id = 'storage-upkeep' AND slot_at >= $1",
+        since,
+    )
+    upkeeps = await pg.fetchval(
+        "SELECT count(*) FROM storage_upkeep_runs WHERE ran_at >= $1", since
+    )
+    assert upkeep_slots >= 2 and upkeeps == upkeep_slots, (upkeep_slots, upkeeps)
 
 
 async def test_only_the_scheduler_role_runs_the_scheduled_jobs(pg):

@@ -18,7 +18,13 @@ from app.audit.id_ledger import LedgerEntry, record_entries
 from app.audit.reconciler import reconcile
 from app.consumers.postgres_staging import PostgresStagingSink
 from app.consumers.records import SourceRecord, decode_event
-from app.db.partitions import EXPIRING, PARTITIONED, ensure_partitions, partitions
+from app.db.partitions import (
+    EXPIRING,
+    PARTITIONED,
+    ensure_partitions,
+    missing_starts,
+    partitions,
+)
 from app.db.postgres import PostgresPool
 from app.ops.prestart import alembic_config
 from app.ops.storage_upkeep import storage_upkeep
@@ -146,6 +152,10 @@ async def test_a_retention_run_drops_old_days_and_changes_no_answer(
             hour=0, minute=0, second=0, microsecond=0
         )
         assert run.kept_since == cutoff
+        ahead = now + timedelta(days=scratch.partitions_ahead_days)
+        for table in PARTITIONED:  # the coming week added ahead of the writes
+            assert missing_starts(table, await partitions(connection, table), now, ahead) == []
+        assert len(run.added) == len(EXPIRING) * scratch.partitions_ahead_days
         assert sorted(run.dropped) == sorted(p.name for p in partitions_before if p.upper <= cutoff)
         assert len(run.dropped) == len(EXPIRING) * (DAYS - RETENTION_DAYS)
         for table in EXPIRING:
