@@ -1,13 +1,17 @@
 """Serving under load: each `GET /api/*` endpoint against `GET /health` of the same server.
 
     .venv/bin/python -m bench.serving [--facts 10000000] [--seconds 10] [--connections 32]
+        [--commit-seconds 3] [--commit-facts 5000]
 
 1. Creates a scratch database, migrates it, and writes the facts straight into fact_user_event
    (`INSERT ... SELECT` over generate_series, a million rows a statement), then builds their
    rollups once with `rebuild_rollups`, as after a backfill. Movies, genres and sessions too.
 2. Runs `python -m app` on it (consumers and scheduler off) and drives every endpoint, then
    `/health`, with wrk from a separate process; the requests vary their users, genres and
-   ranges. A table gives req/s, p50 and p99, and each endpoint's ratio to `/health`.
+   ranges. A table gives req/s, p50 and p99, and each endpoint's ratio to `/health`. Three
+   modes: the answer cache on with a model that stands still; on while a writer commits a batch
+   of facts every few seconds, as the stream does (`bench/moving_model.py`), which moves
+   `as_of`; and the cache off.
 3. Times the Spark batch merge's fact insert (`jobs.spark.batch_store.insert_facts_once`, where
    the rollups are kept) over fresh batches, with the rollup trigger and without it.
 
@@ -33,6 +37,7 @@ from app.bootstrap import token_rules
 from app.config import Settings
 from app.ops.prestart import alembic_config
 from bench.model_freshness import wait_until_healthy
+from bench.moving_model import MovingModel
 from bench.processes import BackgroundProcess, free_port, python_module, service_listeners
 from bench.wrk import Load, lua_rotating, require_wrk, run_wrk
 from jobs.spark.batch_store import insert_facts_once
@@ -200,6 +205,9 @@ async def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--keep", action="store_true", help="leave the scratch database")
     parser.add_argument("--reuse", help="a scratch database a --keep run left")
+    parser.add_argument("--commit-seconds", type=float, default=3.0,
+                        help="between the moving model's batches")  # fmt: skip
+    parser.add_argument("--commit-facts", type=int, default=5_000, help="facts per batch")
     args = parser.parse_args()
     require_wrk()
     settings = Settings(_env_file=None)
@@ -218,8 +226,9 @@ async def main() -> None:
             print(f"loaded {args.facts:,} facts in {time.perf_counter() - started:.0f}s",
                   file=sys.stderr)  # fmt: skip
         results = {
-            "on": await measure(url, args, now, cache_size="2048"),
-            "off": await measure(url, args, now, cache_size="0"),
+            "on, model still": await measure(url, args, now, cache_size="2048"),
+            "on, model moving": await measure(url, args, now, cache_size="2048", moving=True),
+            "off, model still": await measure(url, args, now, cache_size="0"),
         }
         with_rollups = await merge_rate(url, 10, 5_000, with_rollups=True)
         without = await merge_rate(url, 10, 5_000, with_rollups=False)
@@ -230,12 +239,14 @@ async def main() -> None:
 
 
 async def measure(
-    url: str, args: argparse.Namespace, now: datetime, cache_size: str
+    url: str, args: argparse.Namespace, now: datetime, cache_size: str, moving: bool = False
 ) -> dict[str, Load]:
-    """Every endpoint, then /health, on one service process."""
+    """Every endpoint, then /health, on one service process; `moving`: while a writer commits
+    batches of facts that move `as_of`."""
     port = free_port()
+    stream = f"bench-serving-{uuid.uuid4().hex[:8]}"
     env = {"DATABASE_URL": url, **service_listeners(port), "RUN_CONSUMERS": "false",
-           "RUN_SCHEDULER": "false", "LOG_LEVEL": "WARNING",
+           "RUN_SCHEDULER": "false", "LOG_LEVEL": "WARNING", "SPARK_CHECKPOINT_DIR": stream,
            "SERVING_ANSWER_CACHE_SIZE": cache_size}  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     results: dict[str, Load] = {}
@@ -245,7 +256,19 @@ async def measure(
         for what, paths in endpoint_paths(args.users, now).items():
             script = lua_rotating(paths, authorizations(what, args.users))
             run_wrk(base, script, 2, args.connections)  # warm the pool (and the cache, if on)
-            results[what] = run_wrk(base, script, args.seconds, args.connections)
+            if not moving:
+                results[what] = await asyncio.to_thread(
+                    run_wrk, base, script, args.seconds, args.connections
+                )
+                continue
+            model = MovingModel(url, stream, args.commit_seconds, args.commit_facts)
+            async with model:
+                results[what] = await asyncio.to_thread(
+                    run_wrk, base, script, args.seconds, args.connections
+                )
+            print(f"  {what}: the model committed {model.commits} batches of "
+                  f"{args.commit_facts:,} facts ({model.seconds_writing:.1f} s writing)",
+                  file=sys.stderr)  # fmt: skip
     return results
 
 
@@ -253,6 +276,10 @@ def print_tables(
     args: argparse.Namespace, results: dict[str, dict[str, Load]], merged: float, bare: float
 ) -> None:
     print(f"\nServing, {args.facts:,} facts, wrk -t2 -c{args.connections} -d{args.seconds}s\n")
+    print(
+        f"Moving model: a batch of {args.commit_facts:,} facts committed every "
+        f"{args.commit_seconds:g} s\n"
+    )
     print("| what | answer cache | req/s | p50 ms | p99 ms | ratio to /health |")
     print("|---|---|---:|---:|---:|---:|")
     for cache, rows in results.items():
