@@ -13,7 +13,12 @@ from datetime import datetime
 
 import asyncpg
 
-from app.db.partitions import BY_NAME, RECEIVED_BY_NOW, writing_with_partitions
+from app.db.partitions import (
+    BY_NAME,
+    PLANNED_WITH_VALUES,
+    RECEIVED_BY_NOW,
+    writing_with_partitions,
+)
 from jobs.forgotten_users import user_hash
 from jobs.rules import load_rules
 
@@ -72,6 +77,7 @@ async def record_entries(
 
     async def record() -> None:
         async with connection.transaction():
+            await connection.execute(PLANNED_WITH_VALUES)
             await _record_once(connection, table, entries)
 
     await writing_with_partitions(

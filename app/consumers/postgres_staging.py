@@ -21,7 +21,12 @@ import asyncpg
 
 from app.consumers.records import DecodedEvent
 from app.consumers.staging_rows import COMMENT_COLUMNS, USER_LOG_COLUMNS, comment_row, user_log_row
-from app.db.partitions import RECEIVED_BY_NOW, STAGING, writing_with_partitions
+from app.db.partitions import (
+    PLANNED_WITH_VALUES,
+    RECEIVED_BY_NOW,
+    STAGING,
+    writing_with_partitions,
+)
 from app.db.postgres import ROW_ERRORS, PostgresPool
 from app.metrics import ERASED_EVENTS_DROPPED, EVENT_ID_CONFLICTS
 from jobs.forgotten_users import forgotten_among
@@ -126,10 +131,12 @@ class PostgresStagingSink:
     async def _write_once(self, connection: asyncpg.Connection, events: list[DecodedEvent]) -> None:
         try:
             async with connection.transaction():
+                await connection.execute(PLANNED_WITH_VALUES)
                 kept = await not_forgotten(connection, events)
                 await self._stage(connection, kept, copy=True)
         except asyncpg.UniqueViolationError:  # a copy staged meanwhile by a writer beside us
             async with connection.transaction():
+                await connection.execute(PLANNED_WITH_VALUES)
                 kept = await not_forgotten(connection, events)
                 await self._stage(connection, kept, copy=False)
         if dropped := len(events) - len(kept):
