@@ -206,6 +206,8 @@ class Settings(BaseSettings):
     serving_timeout_seconds: float = Field(default=2.0, gt=0)  # then 503, Retry-After
     serving_cache_seconds: int = Field(default=5, ge=0)  # Cache-Control max-age
     serving_answer_cache_size: int = Field(default=2048, ge=0)  # answers kept per process
+    # How long past max-age an answer is still served while its refresh runs (0: never).
+    serving_stale_seconds: int = Field(default=30, ge=0)
     poster_base_url: str = "https://image.tmdb.org/t/p/w500"
 
     # The analysts' read-only login (prestart creates or updates it) and Metabase's admin.

@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
             try:
                 yield
             finally:
+                await app.state.answer_cache.close()  # refreshes use the resources closed next
                 await app.state.readiness.stop()
                 await authenticator.close()
 
@@ -108,7 +109,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.ops_port = settings.ops_port
     app.state.authenticator = authenticator
     app.state.answer_cache = AnswerCache(
-        settings.serving_answer_cache_size, settings.serving_cache_seconds
+        settings.serving_answer_cache_size,
+        settings.serving_cache_seconds,
+        settings.serving_stale_seconds,
     )
     cors = cors_options(settings)
     # Added first, so CORS wraps it: a browser can read a 429 and its Retry-After.

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from app.api.deps import CallerDep, ResourcesDep
 from app.api.problems import documented_problem, problem
 from app.bootstrap import Resources
+from app.config import Settings
 from app.db.errors import StoreUnavailable
 from app.serving import queries, stats
 from app.serving.answers import EmotionTrends, Granularity, Metric, TopMovies, UserStats
@@ -160,28 +161,24 @@ async def cached_answer(
     key: str | None = None,
     personal: bool = False,
 ) -> Any:
-    """`key` names the answer (the request's path by default); a `personal` one is for its
-    user alone: no shared cache on the way may keep it."""
+    """`key` names the answer (the request's path by default)."""
     settings, cache = resources.settings, answer_cache(request)
+    question = question_of(key or request.url.path, request)
     try:
         async with asyncio.timeout(settings.serving_timeout_seconds):
             as_of = await cache.as_of(lambda: read_as_of(resources))
-            etag = entity_tag(as_of, key or request.url.path, request)
-            max_age = f"max-age={settings.serving_cache_seconds}"
-            caching = (
-                {"ETag": etag, "Cache-Control": f"private, {max_age}", "Vary": "Authorization"}
-                if personal
-                else {"ETag": etag, "Cache-Control": max_age}
-            )
-            if etag_matches(request.headers.get("if-none-match"), etag):
-                return Response(status_code=304, headers=caching)
+            if etag_matches(request.headers.get("if-none-match"), entity_tag(as_of, question)):
+                return Response(
+                    status_code=304, headers=caching(settings, as_of, question, personal)
+                )
 
-            async def computed() -> bytes:
-                async with resources.postgres.connection() as connection:
-                    answer = await compute(connection, as_of)
+            async def computed() -> bytes:  # bounded also when it runs as a background refresh
+                async with asyncio.timeout(settings.serving_timeout_seconds):
+                    async with resources.postgres.connection() as connection:
+                        answer = await compute(connection, as_of)
                 return answer.model_dump_json().encode()
 
-            body = await cache.answer(etag, computed)
+            kept = await cache.answer(question, as_of, computed)
     except stats.UnknownUser as error:
         return problem(404, "unknown-user", "Unknown user", f"no facts of user {error}", "user_id")
     except (StoreUnavailable, TimeoutError, asyncpg.PostgresError, OSError):
@@ -191,7 +188,20 @@ async def cached_answer(
             "the statistics store did not answer in time; retry later",
             headers={"Retry-After": retry},
         )  # fmt: skip
-    return Response(body, media_type="application/json", headers=caching)
+    headers = caching(settings, kept.as_of, question, personal)
+    if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return Response(kept.body, media_type="application/json", headers=headers)
+
+
+def caching(
+    settings: Settings, as_of: datetime | None, question: str, personal: bool
+) -> dict[str, str]:
+    """A `personal` answer is for its user alone: no shared cache on the way may keep it."""
+    etag, max_age = entity_tag(as_of, question), f"max-age={settings.serving_cache_seconds}"
+    if personal:
+        return {"ETag": etag, "Cache-Control": f"private, {max_age}", "Vary": "Authorization"}
+    return {"ETag": etag, "Cache-Control": max_age}
 
 
 def answer_cache(request: Request) -> AnswerCache:
@@ -203,11 +213,16 @@ async def read_as_of(resources: Resources) -> datetime | None:
         return await queries.as_of(connection, resources.settings.spark_checkpoint_dir)
 
 
-def entity_tag(as_of: datetime | None, key: str, request: Request) -> str:
-    """The same query against the same state of the model has the same tag."""
+def question_of(key: str, request: Request) -> str:
+    """What an answer is kept by: the route's key, the query, and today's date, as the default
+    range moves with it."""
     query = sorted(request.query_params.multi_items())
-    today = datetime.now(UTC).date()  # the default range moves with it
-    state = f"{as_of.isoformat() if as_of else '-'}|{today}|{key}|{query}"
+    return f"{datetime.now(UTC).date()}|{key}|{query}"
+
+
+def entity_tag(as_of: datetime | None, question: str) -> str:
+    """The same question against the same state of the model has the same tag."""
+    state = f"{as_of.isoformat() if as_of else '-'}|{question}"
     return f'"{hashlib.sha256(state.encode()).hexdigest()[:24]}"'
 
 

@@ -104,16 +104,16 @@ async def new_catalogue(pg: asyncpg.Connection, unique: str) -> Catalogue:
 
 
 @asynccontextmanager
-async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def api_client(settings: Settings, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The API in process, asked as the app's backend asks it: with a service token that may
-    read any user's statistics, and far below the fair-use limits."""
+    read any user's statistics, and far below the fair-use limits; `overrides`: settings."""
     token = f"svc_{uuid.uuid4().hex}"
     backend = {"backend": {"token": token, "scopes": ["users:read"]}}
     quiet = settings.model_copy(
         update={
             "run_consumers": False, "run_scheduler": False,
             "service_tokens": SecretStr(json.dumps(backend)),
-            "rate_limit_read": "1000000/second",
+            "rate_limit_read": "1000000/second", **overrides,
         }
     )  # fmt: skip
     app = create_app(quiet)

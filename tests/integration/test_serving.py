@@ -7,7 +7,8 @@ import asyncio
 import socket
 import subprocess
 import sys
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -99,6 +100,53 @@ async def test_an_etag_follows_from_as_of_and_gives_a_304(settings, pg, served):
     assert again.status_code == 304 and again.content == b""
     assert again.headers["etag"] == first.headers["etag"]
     assert other.status_code == 200
+
+
+async def test_a_moved_model_is_answered_at_once_then_refreshed(settings, pg, served, unique):
+    """When the stream commits, the kept answer is served at once, saying its own as_of, while
+    one refresh runs behind it; the next answers are the new model's."""
+    catalogue, facts = served
+    stream, days = f"serving-{unique}", whole_range(catalogue)
+    record_batch = (
+        "INSERT INTO spark_batches (stream, batch_id, events, unparsed, max_received_at) "
+        "VALUES ($1, $2, 1, 0, $3)"
+    )
+    first_at = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    await pg.execute(record_batch, stream, 0, first_at)
+    try:
+        async with api_client(settings, spark_checkpoint_dir=stream, serving_cache_seconds=60,
+                              serving_stale_seconds=60) as client:  # fmt: skip
+            first = await client.get("/api/top_movies", params=days)
+            await insert_facts(pg, more_views(facts))
+            await pg.execute(record_batch, stream, 1, first_at + timedelta(seconds=5))
+            await asyncio.sleep(1.1)  # as_of is read at most once a second
+            kept = await client.get("/api/top_movies", params=days)
+            not_modified = await client.get(
+                "/api/top_movies", params=days, headers={"If-None-Match": first.headers["etag"]}
+            )
+            refreshed = await eventually_as_of(client, days, first_at + timedelta(seconds=5))
+            await check_top_movies(client, pg, settings, days)
+    finally:
+        await pg.execute("DELETE FROM spark_batches WHERE stream = $1", stream)
+    assert first.json()["as_of"] == kept.json()["as_of"] == "2026-01-01T12:00:00Z"
+    assert kept.content == first.content and kept.headers["etag"] == first.headers["etag"]
+    assert not_modified.status_code == 304
+    assert refreshed.headers["etag"] != first.headers["etag"]
+    assert refreshed.json()["items"] != first.json()["items"]
+
+
+def more_views(facts: list[tuple]) -> list[tuple]:
+    """Copies of the first facts under new ids: more views of their movies."""
+    return [(uuid.uuid4(), *fact[1:]) for fact in facts[:100]]
+
+
+async def eventually_as_of(client, params: dict[str, str], as_of: datetime):
+    for _ in range(50):
+        response = await client.get("/api/top_movies", params=params)
+        if response.json()["as_of"] == as_of.isoformat().replace("+00:00", "Z"):
+            return response
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never answered for as_of {as_of}")
 
 
 async def test_an_unknown_user_is_a_404_problem(settings):
