@@ -132,14 +132,20 @@ async def merge_facts(
 def facts_of_stream_users_query(stream: str) -> str:
     """What Spark reads to rebuild a batch's sessions: its users' facts from their bounds. The
     bounds of a stream are those of its batch in flight (`clear_incoming`), so one query serves
-    every batch. Spark's JDBC reader takes no parameters, hence the quoted literal."""
-    columns = ", ".join("f.event_id::text AS event_id" if c == "event_id" else f"f.{c}"
+    every batch. Spark's JDBC reader takes no parameters, hence the quoted literal.
+
+    Each user's facts are read through the (user_id, occurred_at) index, user by user (OFFSET 0
+    keeps the planner from turning the lateral read back into a join): as a join, it walked the
+    whole index instead, 3.8 s for 20 users among 2.5M facts, against 2 ms. The user comes from
+    the bounds, so `user_shares` picks bounds before any fact is read."""
+    columns = ", ".join("b.user_id" if c == "user_id" else
+                        "f.event_id::text AS event_id" if c == "event_id" else f"f.{c}"
                         for c in SESSION_INPUT_COLUMNS)  # fmt: skip
     quoted = stream.replace("'", "''")
     return (
-        f"SELECT {columns} FROM fact_user_event f JOIN spark_session_bounds b "
-        f"ON b.user_id = f.user_id AND b.stream = '{quoted}' "
-        "WHERE f.occurred_at >= b.lower_bound"
+        f"SELECT {columns} FROM spark_session_bounds b CROSS JOIN LATERAL "
+        "(SELECT * FROM fact_user_event f WHERE f.user_id = b.user_id "
+        f"AND f.occurred_at >= b.lower_bound OFFSET 0) f WHERE b.stream = '{quoted}'"
     )
 
 
