@@ -7,7 +7,7 @@ ages, it is still served, saying its own `as_of`, while one refresh per question
 background; only an answer older than `max-age` plus `stale_seconds` makes a request wait. So the
 requests never queue behind the recomputations a moving model causes: those were the read API's
 tail. Refreshes run a few at a time, so a burst of moved questions does not take every
-connection. `as_of` itself is read at most once a second, so a burst of requests costs one query.
+connection. `as_of` itself is read once a second, behind the requests too.
 """
 
 from __future__ import annotations
@@ -51,13 +51,34 @@ class AnswerCache:
         self._refresh_slots = asyncio.Semaphore(refreshes)
         self._as_of: datetime | None = None
         self._as_of_expires = 0.0
+        self._known = False
+        self._reading: asyncio.Task[datetime | None] | None = None
 
     async def as_of(self, read: Callable[[], Awaitable[datetime | None]]) -> datetime | None:
-        now = self._clock()
-        if now >= self._as_of_expires or self._max_age == 0:
-            self._as_of = await read()
-            self._as_of_expires = now + min(AS_OF_SECONDS, self._max_age)
-        return self._as_of
+        """The model's `as_of`, read again once a second behind the requests, which take the
+        last one read meanwhile; only the first read is waited for."""
+        if self._max_age == 0:
+            return await read()
+        if self._clock() >= self._as_of_expires and self._reading is None:
+            self._reading = asyncio.create_task(self._read_as_of(read))
+            self._reading.add_done_callback(lambda task: task.cancelled() or task.exception())
+        if self._known or self._reading is None:
+            return self._as_of
+        return await asyncio.shield(self._reading)
+
+    async def _read_as_of(self, read: Callable[[], Awaitable[datetime | None]]) -> datetime | None:
+        try:
+            as_of = await read()
+        except Exception as error:
+            if not self._known:
+                raise
+            log.debug("reading as_of failed: %s", type(error).__name__)  # the last one stands
+            return self._as_of
+        finally:
+            self._reading = None
+        self._as_of, self._known = as_of, True
+        self._as_of_expires = self._clock() + min(AS_OF_SECONDS, self._max_age)
+        return as_of
 
     async def answer(self, question: str, as_of: datetime | None, compute: Compute) -> Kept:
         """The answer to `question` for the model at `as_of`: kept, kept while a refresh runs,
@@ -111,7 +132,7 @@ class AnswerCache:
                 log.debug("refreshing an answer failed: %s", type(error).__name__)
 
     async def close(self) -> None:
-        tasks = list(self._refreshing.values())
+        tasks = [*self._refreshing.values(), *([self._reading] if self._reading else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -37,16 +37,39 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_as_of_is_read_once_per_second():
-    cache, reads = AnswerCache(10, 5), []
+async def test_as_of_is_read_once_per_second_behind_the_requests():
+    clock, reads, answers = Clock(), [], iter([AS_OF, LATER])
+    cache = AnswerCache(10, 5, clock=clock)
 
     async def read() -> datetime:
         reads.append(1)
+        return next(answers)
+
+    assert await cache.as_of(read) == AS_OF  # the first read is waited for
+    assert await cache.as_of(read) == AS_OF and len(reads) == 1
+    clock.now += 1.0
+    assert await cache.as_of(read) == AS_OF  # the last one read, while the next is read
+    await settle()
+    assert len(reads) == 2 and await cache.as_of(read) == LATER
+
+
+async def test_a_failed_as_of_read_keeps_the_last_one_and_a_first_one_raises():
+    clock = Clock()
+    cache = AnswerCache(10, 5, clock=clock)
+
+    async def fail() -> datetime:
+        raise OSError("store away")
+
+    async def read() -> datetime:
         return AS_OF
 
-    assert await cache.as_of(read) == AS_OF
-    assert await cache.as_of(read) == AS_OF
-    assert len(reads) == 1
+    with pytest.raises(OSError):
+        await cache.as_of(fail)
+    assert await cache.as_of(read) == AS_OF  # tried again at once
+    clock.now += 1.0
+    assert await cache.as_of(fail) == AS_OF
+    await settle()
+    assert await cache.as_of(fail) == AS_OF
 
 
 async def test_answers_are_kept_by_question_and_the_oldest_go_first():
