@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -153,6 +154,29 @@ def print_without_startup(rows: list[JobMeasurement]) -> None:
     )
 
 
+BATCH_LOG = re.compile(r"batch (\d+): (\d+) events; ([^\"\n]+)")
+PHASE = re.compile(r"([a-z ]+?) (\d+\.\d+) s")
+
+
+def print_spark_phases(log: str) -> None:
+    """Where Spark's time went, batch by batch, from the stream's log (jobs/spark/stream.py)."""
+    batches = [
+        (int(batch), int(events), [(name.strip(), float(sec)) for name, sec in PHASE.findall(rest)])
+        for batch, events, rest in BATCH_LOG.findall(log)
+    ]
+    if not batches:
+        return
+    names = [name for name, _ in batches[0][2]]
+    print("\nSpark's micro-batches, seconds per step\n")
+    print(f"| batch | events | {' | '.join(names)} |")
+    print(f"|---:|---:|{'---:|' * len(names)}")
+    for batch, events, phases in batches:
+        print(f"| {batch} | {events} | {' | '.join(f'{sec:.2f}' for _, sec in phases)} |")
+    totals = [sum(phases[n][1] for _, _, phases in batches) for n in range(len(names))]
+    events = sum(events for _, events, _ in batches)
+    print(f"| all | {events} | {' | '.join(f'{sec:.2f}' for sec in totals)} |")
+
+
 def print_floor(rows: list[JobMeasurement], facts: int, seconds: float) -> None:
     """PostgreSQL's one insert of the facts, against Spark's time without its start-up."""
     spark, _pandas, spark_idle, _pandas_idle = rows
@@ -180,6 +204,7 @@ async def throughput(args: argparse.Namespace) -> None:
             "pandas fallback; ratio = events/s over Spark's"
         )
         print_job_table(title, rows)
+        print_spark_phases(rows[0].run.stderr)
         print_without_startup(rows)
         print_floor(rows, *await time_fact_insert(connection, staged.user_ids or set()))
         print(

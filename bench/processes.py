@@ -101,6 +101,7 @@ class JobRun:
     seconds: float
     peak_rss_mib: float
     stdout: str
+    stderr: str  # the job's log
 
 
 def free_port() -> int:
@@ -127,7 +128,7 @@ def python_module(module: str, *args: str) -> list[str]:
 
 
 def run_job(command: list[str], env: dict[str, str]) -> JobRun:
-    """Run a command to its end from the repository root: wall time, peak tree RSS, stdout."""
+    """Run a command to its end from the repository root: wall time, peak tree RSS, output."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env},
@@ -139,7 +140,11 @@ def run_job(command: list[str], env: dict[str, str]) -> JobRun:
         if returncode != 0:
             raise RuntimeError(f"{' '.join(command)} exited {returncode}: {tail(err)}")
         out.seek(0)
-        return JobRun(seconds, memory.peak_mib, out.read().decode(errors="replace"))
+        err.seek(0)
+        return JobRun(
+            seconds, memory.peak_mib, out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
+        )  # fmt: skip
 
 
 def tail(log: IO[bytes], chars: int = 3000) -> str:

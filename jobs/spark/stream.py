@@ -9,6 +9,7 @@ merge sessions. Progress lives in the checkpoint and, for the health check, in P
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from pyspark.sql import functions as F
 
 from jobs.rules import Rules
 from jobs.spark import batch_store as store
+from jobs.spark.records import parse_records
 from jobs.spark.session import SparkConfig, build_spark_session, jdbc_options
-from jobs.spark.transforms import build_sessions, fact_records, first_copies, parse_records
+from jobs.spark.transforms import build_sessions, fact_records, first_copies
 
 log = logging.getLogger(__name__)
 KAFKA_FETCH_WAIT_MS = 20
@@ -71,6 +73,7 @@ class FactBatchWriter:
                 records.unpersist()
 
     def _write(self, db: store.DriverConnection, records: DataFrame, batch_id: int) -> None:
+        phases = Phases()
         partitions = (
             records.groupBy("topic", "partition")
             .agg(
@@ -87,17 +90,23 @@ class FactBatchWriter:
             for row in partitions
         }
         unparsed = sum(row["unparsed"] for row in partitions)
+        phases.ended("read and built")
         db.run(lambda c: store.clear_incoming(c, self.stream))
         self._append(first_copies(records), batch_id, "spark_incoming_facts")
+        phases.ended("facts out")
         events, latest = db.run_on_all(
             lambda cs: store.merge_facts(cs, self.stream, batch_id, self.gap_seconds)
         )
+        phases.ended("facts merged")
         self._append(self.sessions, batch_id, "spark_incoming_sessions")
+        phases.ended("sessions built")
         db.run(
             lambda c: store.commit_batch(
                 c, self.stream, batch_id, offsets, events, unparsed, latest
             )
         )
+        phases.ended("committed")
+        log.info("batch %d: %d events; %s", batch_id, events, phases)
 
     def _append(self, frame: DataFrame, batch_id: int, table: str) -> None:
         marks = {"stream": F.lit(self.stream), "batch_id": F.lit(batch_id),
@@ -105,6 +114,22 @@ class FactBatchWriter:
         frame.withColumns(marks).write.format("jdbc").options(**self.jdbc, dbtable=table).mode(
             "append"
         ).save()
+
+
+class Phases:
+    """Seconds per step of a batch, for the log: where a batch's time goes, batch by batch."""
+
+    def __init__(self) -> None:
+        self._mark = time.perf_counter()
+        self._seconds: list[tuple[str, float]] = []
+
+    def ended(self, phase: str) -> None:
+        now = time.perf_counter()
+        self._seconds.append((phase, now - self._mark))
+        self._mark = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{phase} {seconds:.2f} s" for phase, seconds in self._seconds)
 
 
 def has_committed_batches(checkpoint_dir: str) -> bool | None:

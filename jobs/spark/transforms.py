@@ -1,4 +1,5 @@
-"""The rules as Spark DataFrame code: Kafka records in, fact rows and sessions out. No I/O.
+"""The rules as Spark DataFrame code: parsed records (jobs/spark/records.py) in, fact rows and
+sessions out. No I/O.
 
 Native Spark SQL functions, so the JVM does the work, except for reading comments: that is
 jobs/sentiment.py as a Python UDF (jobs/spark/comments.py), the code pandas runs too. Each
@@ -10,105 +11,18 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
 from jobs.rules import Rules
+from jobs.spark.columns import first_match, floor_div, is_true
 from jobs.spark.comments import comment_reading
-from jobs.stored_event import (
-    CONTEXT_FIELDS,
-    EVENT_FIELDS,
-    REQUIRED_EVENT_FIELDS,
-    StoredField,
-    payload_union,
-)
+from jobs.spark.records import SOURCE_COLUMNS, dedupe_events
 
 # Python's str.isspace() set, inside a Java character class.
 PYTHON_WHITESPACE = r"\t\n\x0B\f\r\x1C-\x1F\x85\p{Z}"
-SPARK_TYPES: dict[str, T.DataType] = {
-    "uuid": T.StringType(), "text": T.StringType(), "bigint": T.LongType(),
-    "integer": T.IntegerType(), "double": T.DoubleType(), "timestamp": T.TimestampType(),
-}  # fmt: skip
-
-
-def struct_of(fields: tuple[StoredField, ...]) -> T.StructType:
-    return T.StructType([T.StructField(field.name, spark_type(field)) for field in fields])
-
-
-def spark_type(field: StoredField) -> T.DataType:
-    if field.name == "context":
-        return struct_of(CONTEXT_FIELDS)
-    if field.name == "payload":  # every type's fields; those of other types stay null
-        return struct_of(payload_union())
-    return SPARK_TYPES[field.kind]
-
-
-EVENT_SCHEMA = struct_of(EVENT_FIELDS)
-CORRUPT_RECORD = "_corrupt_record"
-JSON_OPTIONS = {
-    # What datetime.isoformat() writes: optional fraction, offset +HH:MM (or +HH:MM:SS, Z).
-    "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXXXX",
-    "mode": "PERMISSIVE",  # a bad record yields a row flagged in CORRUPT_RECORD, never a failure
-    "columnNameOfCorruptRecord": CORRUPT_RECORD,
-    "allowNonNumericNumbers": "false",  # NaN is not JSON; the Python consumers refuse it too
-}
-UUID_TEXT = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-SOURCE_COLUMNS = ("topic", "partition", "offset")
-EVENT_COLUMNS = tuple(field.name for field in EVENT_SCHEMA.fields) + SOURCE_COLUMNS
 NUMERIC_FIELDS = ("position_seconds", "duration_seconds", "rating")
 MICROS_PER_SECOND = 1_000_000
 MICROS_PER_HOUR, MICROS_PER_DAY = 3_600 * MICROS_PER_SECOND, 86_400 * MICROS_PER_SECOND
-
-
-def parse_records(kafka_df: DataFrame) -> DataFrame:
-    """Every Kafka record as a stored event, with `parse_error` null or saying why it is not."""
-    parse_schema = T.StructType(
-        [*EVENT_SCHEMA.fields, T.StructField(CORRUPT_RECORD, T.StringType())]
-    )
-    parsed = kafka_df.select(
-        F.from_json(F.col("value").cast("string"), parse_schema, JSON_OPTIONS).alias("event"),
-        *SOURCE_COLUMNS,
-    )
-    columns = [event_field(name) for name in EVENT_SCHEMA.fieldNames()]
-    return parsed.select(*columns, *SOURCE_COLUMNS, parse_error().alias("parse_error"))
-
-
-def event_field(name: str) -> Column:
-    column = F.col(f"event.{name}")
-    if name == "event_id":  # lower-case, as the staging table's uuid column prints it
-        column = F.lower(column)
-    return column.alias(name)
-
-
-def parse_error() -> Column:
-    return first_match(
-        [
-            (F.col("event").isNull(), "empty"),
-            (
-                F.col(f"event.{CORRUPT_RECORD}").isNotNull(),
-                "not JSON, or a field of the wrong type or format",
-            ),
-            *[(F.col(f"event.{name}").isNull(), f"no {name}") for name in REQUIRED_EVENT_FIELDS],
-            (~F.lower("event.event_id").rlike(UUID_TEXT), "event_id is not a UUID"),
-        ]
-    )
-
-
-def parse_events(kafka_df: DataFrame) -> DataFrame:
-    """The records that are stored events; `parse_records` shows (and counts) the others."""
-    return stored_events(parse_records(kafka_df))
-
-
-def stored_events(records: DataFrame) -> DataFrame:
-    """Of `parse_records`' output, the records that parsed, as stored-event columns."""
-    return records.filter(F.col("parse_error").isNull()).select(*EVENT_COLUMNS)
-
-
-def dedupe_events(events_df: DataFrame) -> DataFrame:
-    """One row per event_id: the copy received first, then the lowest Kafka position."""
-    first_copy = Window.partitionBy("event_id").orderBy("received_at", *SOURCE_COLUMNS)
-    ranked = events_df.withColumn("copy_rank", F.row_number().over(first_copy))
-    return ranked.filter(F.col("copy_rank") == 1).drop("copy_rank")
 
 
 def fact_records(records: DataFrame, rules: Rules) -> DataFrame:
@@ -188,11 +102,6 @@ def utc_hour(timestamp: Column) -> Column:
     return F.pmod(floor_div(F.unix_micros(timestamp), MICROS_PER_HOUR), F.lit(24)).cast("int")
 
 
-def floor_div(value: Column, divisor: int) -> Column:
-    """Exact floor division of a long: a multiple of the divisor divides exactly in a double."""
-    return ((value - F.pmod(value, F.lit(divisor))) / divisor).cast("long")
-
-
 def watch_columns(rules: Rules) -> dict[str, Column]:
     is_watch, action = is_true(F.col("event_type") == "watch"), F.col("watch_action")
     position, duration = F.col("position_seconds"), F.col("duration_seconds")
@@ -210,11 +119,6 @@ def watch_columns(rules: Rules) -> dict[str, Column]:
     }
 
 
-def is_true(condition: Column) -> Column:
-    """SQL's three values down to two, as pandas' fillna(False) does."""
-    return F.coalesce(condition, F.lit(False))
-
-
 def clamp(value: Column, low: Column, high: Column) -> Column:
     return F.when(value < low, low).when(value > high, high).otherwise(value)
 
@@ -223,15 +127,6 @@ def rating_bucket(rating: Column, rules: Rules) -> Column:
     last = rules.rating_buckets[-1]
     cases = [((rating >= b.min) & (rating < b.max), b.name) for b in rules.rating_buckets]
     return first_match([*cases, (rating == last.max, last.name)])  # the last bucket's max
-
-
-def first_match(cases: list[tuple[Column, object]], otherwise: object = None) -> Column:
-    """CASE WHEN in order: the first true condition wins; a null condition counts as false."""
-    (condition, value), *rest = cases
-    result = F.when(condition, value)
-    for condition, value in rest:
-        result = result.when(condition, value)
-    return result if otherwise is None else result.otherwise(otherwise)
 
 
 def invalid_reason(rules: Rules) -> Column:

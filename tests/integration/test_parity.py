@@ -26,6 +26,7 @@ from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
 from jobs.pandas import transforms as pandas_engine
 from jobs.pandas.events_frame import events_frame
 from jobs.rules import load_rules
+from jobs.spark import records as spark_records
 from jobs.spark import transforms as spark_engine
 from jobs.spark.session import build_spark_session
 
@@ -217,7 +218,7 @@ def pandas_rows(stored: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFram
 @pytest.fixture(scope="module")
 def spark_rows(spark: SparkSession, stored: list[dict[str, Any]]) -> tuple[DataFrame, DataFrame]:
     source = spark.createDataFrame(kafka_rows(stored), KAFKA_SCHEMA)
-    events = spark_engine.dedupe_events(spark_engine.parse_events(source))
+    events = spark_records.dedupe_events(spark_records.parse_events(source))
     facts = spark_engine.build_facts(events, RULES).cache()
     return facts, spark_engine.build_sessions(facts, RULES)
 
@@ -229,7 +230,7 @@ def test_facts_match(pandas_rows, spark_rows) -> None:
 def test_the_streams_facts_match(spark: SparkSession, stored, pandas_rows) -> None:
     """The stream builds facts per record, then keeps the first copy of each event."""
     source = spark.createDataFrame(kafka_rows(stored), KAFKA_SCHEMA)
-    records = spark_engine.fact_records(spark_engine.parse_records(source), RULES)
+    records = spark_engine.fact_records(spark_records.parse_records(source), RULES)
     facts = spark_engine.first_copies(records)
     assert_same_rows("stream facts", pandas_rows[0], facts, "event_id", FACT_COLUMNS)
 
@@ -252,9 +253,9 @@ def test_the_event_set_reaches_every_edge(stored, pandas_rows) -> None:
 
 def test_malformed_records_are_flagged_not_fatal(spark: SparkSession, stored) -> None:
     source = spark.createDataFrame(kafka_rows(stored), KAFKA_SCHEMA)
-    records = spark_engine.parse_records(source)
+    records = spark_records.parse_records(source)
     assert records.filter("parse_error IS NOT NULL").count() == 4
-    assert spark_engine.parse_events(source).count() == len(stored)
+    assert spark_records.parse_events(source).count() == len(stored)
 
 
 def assert_same_rows(

@@ -1,5 +1,5 @@
-"""Spark-only checks of jobs/spark/transforms.py: parsing Kafka records, deduplication, the
-types the model tables expect, and comments read exactly as in Python."""
+"""Spark-only checks of jobs/spark/records.py and transforms.py: parsing Kafka records,
+deduplication, the types the model tables expect, and comments read exactly as in Python."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from app.config import Settings
 from app.model.spark_stream import spark_config
 from jobs.rules import load_rules
 from jobs.sentiment import read_comment
-from jobs.spark import transforms
+from jobs.spark import records, transforms
 from jobs.spark.comments import comment_reading
 from jobs.spark.session import build_spark_session
 
@@ -71,7 +71,7 @@ def test_adaptive_execution_is_off_by_default(spark) -> None:
 def test_parse_events_reads_isoformat_timestamps(spark, text: str, expected: datetime) -> None:
     assert datetime.fromisoformat(text) == expected  # what Python makes of the same text
     source = kafka_frame(spark, [as_bytes(stored_event(occurred_at=text))])
-    [row] = transforms.parse_events(source).collect()
+    [row] = records.parse_events(source).collect()
     assert row["occurred_at"].astimezone(UTC) == expected  # Spark hands back naive local time
 
 
@@ -97,16 +97,16 @@ def test_parse_events_reads_isoformat_timestamps(spark, text: str, expected: dat
 def test_malformed_records_are_flagged_and_left_out(spark, value, error: str) -> None:
     good = as_bytes(stored_event(event_id=EVENT_ID.upper()))
     source = kafka_frame(spark, [good, value])
-    errors = [row["parse_error"] for row in transforms.parse_records(source).collect()]
+    errors = [row["parse_error"] for row in records.parse_records(source).collect()]
     assert errors == [None, error]
-    [event] = transforms.parse_events(source).collect()
+    [event] = records.parse_events(source).collect()
     assert event["event_id"] == EVENT_ID  # lower-case, as the uuid column prints it
-    assert tuple(transforms.parse_events(source).columns) == transforms.EVENT_COLUMNS
+    assert tuple(records.parse_events(source).columns) == records.EVENT_COLUMNS
 
 
 def test_parsed_event_keeps_context_payload_and_kafka_position(spark) -> None:
     source = kafka_frame(spark, [as_bytes(stored_event())], topic="user_watch_log")
-    [row] = transforms.parse_events(source).collect()
+    [row] = records.parse_events(source).collect()
     assert row["context"]["device"] == "tv" and row["context"]["locale"] is None
     assert row["payload"]["position_seconds"] == 61.5 and row["payload"]["text"] is None
     assert (row["topic"], row["partition"], row["offset"], row["movie_id"]) == (
@@ -119,7 +119,7 @@ def test_dedupe_keeps_the_copy_received_first(spark) -> None:
     retried = first | {"received_at": "2026-11-20T10:00:09+00:00", "payload": {"action": "pause"}}
     other = stored_event(event_id="0193a5b2-0000-7e4f-8a9b-0c1d2e3f4a5b")
     source = kafka_frame(spark, [as_bytes(retried), as_bytes(first), as_bytes(other)])
-    rows = transforms.dedupe_events(transforms.parse_events(source)).collect()
+    rows = records.dedupe_events(records.parse_events(source)).collect()
     kept = {row["event_id"]: row for row in rows}
     assert len(rows) == 2
     assert kept[EVENT_ID]["payload"]["action"] == "start"
@@ -131,13 +131,13 @@ def test_dedupe_breaks_receipt_ties_by_kafka_position(spark) -> None:
     copies = [(as_bytes(stored_event(user_id=f"copy-{n}")), *position)
               for n, position in enumerate(positions)]  # fmt: skip
     source = spark.createDataFrame(copies, KAFKA_SCHEMA)
-    [row] = transforms.dedupe_events(transforms.parse_events(source)).collect()
+    [row] = records.dedupe_events(records.parse_events(source)).collect()
     assert row["user_id"] == "copy-2"
 
 
 def test_model_columns_have_the_table_types(spark) -> None:
     source = kafka_frame(spark, [as_bytes(stored_event())])
-    facts = transforms.build_facts(transforms.parse_events(source), RULES)
+    facts = transforms.build_facts(records.parse_events(source), RULES)
     sessions = transforms.build_sessions(facts, RULES)
     fact_types = dict(facts.dtypes)
     assert {fact_types[c] for c in ("event_id", "event_type", "invalid_reason")} == {"string"}
@@ -158,7 +158,7 @@ def test_event_date_and_hour_are_utc_whatever_the_session_zone(spark) -> None:
     source = kafka_frame(spark, [as_bytes(event)])
     spark.conf.set("spark.sql.session.timeZone", "America/New_York")
     try:
-        [row] = transforms.build_facts(transforms.parse_events(source), RULES).collect()
+        [row] = transforms.build_facts(records.parse_events(source), RULES).collect()
     finally:
         spark.conf.set("spark.sql.session.timeZone", "UTC")
     assert (row["event_date"].isoformat(), row["event_hour"]) == ("2026-11-21", 2)

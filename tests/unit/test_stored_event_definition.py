@@ -9,7 +9,7 @@ from app.ingest.event_schema import EVENT_VALIDATORS, PAYLOADS, EventContext, Ev
 from app.ingest.events import EventLimits, validate_event
 from jobs.pandas.events_frame import EVENT_FRAME_COLUMNS
 from jobs.rules import load_rules
-from jobs.spark.transforms import EVENT_SCHEMA
+from jobs.spark.records import EVENT_SCHEMA
 from jobs.stored_event import CONTEXT_FIELDS, EVENT_FIELD_NAMES, PAYLOAD_FIELDS, payload_union
 
 RECEIVED_AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
