@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from bench import sustained
 from bench.sustained import SERVICE, Sample, Verdict, decide, next_rate
 
 RATE, EVERY, HOLD, WARMUP = 500.0, 10.0, 300.0, 60.0
@@ -112,3 +113,8 @@ def test_rates_go_down_by_the_factor_until_one_holds():
     assert next_rate([(900, False)], 1.5, 1) == 600
     assert next_rate([(900, False), (600, True)], 1.5, 1) == 750
     assert next_rate([(900, False), (600, True), (750, True)], 1.5, 1) is None
+
+
+def test_every_stage_the_user_events_reach_is_watched():
+    """The backup reads the Segment topic too, and is watched all the same."""
+    assert sorted(sustained.STAGES) == sorted(STAGES)
