@@ -98,22 +98,25 @@ async def test_the_page_shows_the_figures_of_the_stores_and_the_api(settings, se
     assert all(number(lag) >= 0 for lag in lags.values())
 
     run_job("promote", "--since", started)
-    refreshes = browser.execute("return Number(document.body.dataset.refreshed);")
-    browser.wait_until(REFRESHED, refreshes + 1, timeout=20)
+    today = datetime.now(UTC).date().isoformat()
     async with httpx.AsyncClient(base_url=service.base_url) as client:
-        top = (await client.get("/api/top_movies", params={"metric": "views", "limit": 10})).json()
-        today = datetime.now(UTC).date().isoformat()
-        trends = (await client.get("/api/emotion_trends", params={"until": today})).json()
+        # The first answers after the model moved are the kept ones, refreshed behind them:
+        # the page shows the promoted facts from its next refresh but one at the latest.
+        await until_promoted(client)
+        for _ in range(3):
+            refreshes = browser.execute("return Number(document.body.dataset.refreshed);")
+            browser.wait_until(REFRESHED, refreshes + 1, timeout=20)
+            top = await client.get("/api/top_movies", params={"metric": "views", "limit": 10})
+            top = top.json()
+            trends = (await client.get("/api/emotion_trends", params={"until": today})).json()
+            if page_agrees(browser, top, trends, today):
+                break
     shown = browser.execute(TOP_MOVIES)
-    assert [(number(row[0]), row[1], number(row[3])) for row in shown] == [
-        (item["rank"], item["title"], item["views"]) for item in top["items"]
-    ]
+    assert [(number(row[0]), row[1], number(row[3])) for row in shown] == top_rows(top)
     ours = next(item for item in top["items"] if item["movie_id"] == MOVIE)
     assert ours["views"] >= 3
-    bars = browser.execute(CHART)
-    today_bars = {kind: count for day, kind, count in bars if day == today}
     bucket = next(b for b in trends["buckets"] if b["start"] == today)
-    assert today_bars == {k: bucket[k] for k in ("positive", "negative", "neutral")}
+    assert bars_of(browser, today) == {k: bucket[k] for k in ("positive", "negative", "neutral")}
     assert bucket["positive"] >= 1 and bucket["negative"] >= 1
     felt = Counter()
     for each in trends["buckets"]:
@@ -123,6 +126,37 @@ async def test_the_page_shows_the_figures_of_the_stores_and_the_api(settings, se
     assert not browser.execute(SHOWN, "notice-empty")
     assert not browser.execute(SHOWN, "notice-postgres")
     print(f"pipeline page screenshot: {browser.screenshot(ARTIFACTS / 'pipeline.png')}")
+
+
+def top_rows(top: dict) -> list[tuple[int, str, int]]:
+    return [(item["rank"], item["title"], item["views"]) for item in top["items"]]
+
+
+def bars_of(browser: Browser, day: str) -> dict[str, int]:
+    return {kind: count for bar_day, kind, count in browser.execute(CHART) if bar_day == day}
+
+
+def page_agrees(browser: Browser, top: dict, trends: dict, today: str) -> bool:
+    shown = [(number(row[0]), row[1], number(row[3])) for row in browser.execute(TOP_MOVIES)]
+    buckets = [b for b in trends["buckets"] if b["start"] == today]
+    kinds = ("positive", "negative", "neutral")
+    return (
+        shown == top_rows(top)
+        and bool(buckets)
+        and bars_of(browser, today) == {k: buckets[0][k] for k in kinds}
+    )
+
+
+async def until_promoted(client: httpx.AsyncClient, limit_seconds: float = 20) -> None:
+    """Until the API's answers count the promoted facts: our movie's three views."""
+    deadline = asyncio.get_running_loop().time() + limit_seconds
+    while asyncio.get_running_loop().time() < deadline:
+        answer = await client.get("/api/top_movies", params={"metric": "views", "limit": 10})
+        views = {item["movie_id"]: item["views"] for item in answer.json()["items"]}
+        if views.get(MOVIE, 0) >= 3:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("the API never counted the promoted facts")
 
 
 @contextmanager
