@@ -15,8 +15,8 @@ import asyncpg
 
 from app.db.partitions import (
     BY_NAME,
-    PLANNED_WITH_VALUES,
     RECEIVED_BY_NOW,
+    look_back_transaction,
     writing_with_partitions,
 )
 from jobs.forgotten_users import user_hash
@@ -76,8 +76,7 @@ async def record_entries(
         return
 
     async def record() -> None:
-        async with connection.transaction():
-            await connection.execute(PLANNED_WITH_VALUES)
+        async with look_back_transaction(connection):
             await _record_once(connection, table, entries)
 
     await writing_with_partitions(

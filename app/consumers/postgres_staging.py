@@ -22,9 +22,9 @@ import asyncpg
 from app.consumers.records import DecodedEvent
 from app.consumers.staging_rows import COMMENT_COLUMNS, USER_LOG_COLUMNS, comment_row, user_log_row
 from app.db.partitions import (
-    PLANNED_WITH_VALUES,
     RECEIVED_BY_NOW,
     STAGING,
+    look_back_transaction,
     writing_with_partitions,
 )
 from app.db.postgres import ROW_ERRORS, PostgresPool
@@ -130,13 +130,11 @@ class PostgresStagingSink:
 
     async def _write_once(self, connection: asyncpg.Connection, events: list[DecodedEvent]) -> None:
         try:
-            async with connection.transaction():
-                await connection.execute(PLANNED_WITH_VALUES)
+            async with look_back_transaction(connection):
                 kept = await not_forgotten(connection, events)
                 await self._stage(connection, kept, copy=True)
         except asyncpg.UniqueViolationError:  # a copy staged meanwhile by a writer beside us
-            async with connection.transaction():
-                await connection.execute(PLANNED_WITH_VALUES)
+            async with look_back_transaction(connection):
                 kept = await not_forgotten(connection, events)
                 await self._stage(connection, kept, copy=False)
         if dropped := len(events) - len(kept):

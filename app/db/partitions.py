@@ -10,7 +10,8 @@ behind it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -59,11 +60,6 @@ BY_NAME = {table.name: table for table in PARTITIONED}
 # No row was received after now (an hour more for the clocks of other hosts): a look-back bounded
 # by it leaves out the empty partitions added ahead, which it would otherwise read too.
 RECEIVED_BY_NOW = "now() + interval '1 hour'"
-# For a transaction whose statements take the look-back's start as a parameter. After five runs
-# of a prepared statement PostgreSQL may keep a plan made without the parameter's value, which
-# cannot know how few rows the look-back leaves: it hashed every row received since (1.7M),
-# 1.2 to 2.5 s a batch of 500 against 3 to 6 ms planned with the value.
-PLANNED_WITH_VALUES = "SET LOCAL plan_cache_mode = force_custom_plan"
 
 
 @dataclass(frozen=True)
@@ -138,6 +134,17 @@ async def writing_with_partitions(
             added += await ensure_partitions(connection, table, min(times), max(times))
         log.warning("partitions added at write time", extra={"partitions": added})
         await write()
+
+
+@asynccontextmanager
+async def look_back_transaction(connection: asyncpg.Connection) -> AsyncIterator[None]:
+    """A transaction whose statements take the look-back's start as a parameter, each planned
+    with its value. After five runs of a prepared statement PostgreSQL may keep a plan made
+    without it, which cannot know how few rows the look-back leaves: it hashed every row
+    received since (1.7M), 1.2 to 2.5 s a batch of 500 against 3 to 6 ms."""
+    async with connection.transaction():
+        await connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield
 
 
 async def drop_partition(connection: asyncpg.Connection, partition: Partition) -> int:
