@@ -23,8 +23,14 @@ SAMPLE = (
     "INSERT INTO spark_incoming_facts SELECT $1, $2, f.* FROM fact_user_event f "
     "TABLESAMPLE SYSTEM (1) LIMIT $3"
 )
-FRESHEN = """
-    UPDATE spark_incoming_facts SET event_id = gen_random_uuid()::text,
+NEW_IDS = (
+    "UPDATE spark_incoming_facts SET event_id = gen_random_uuid()::text "
+    "WHERE stream = $1 AND batch_id = $2"
+)
+# Within the last hour, as a live stream's facts are; the day and hour follow in a second
+# statement, as an UPDATE's expressions see the row as it was.
+NOW = """
+    UPDATE spark_incoming_facts SET
         occurred_at = now() - random() * interval '1 hour', received_at = now()
     WHERE stream = $1 AND batch_id = $2
 """
@@ -80,10 +86,18 @@ class MovingModel:
             await connection.close()
 
     async def _commit(self, connection: asyncpg.Connection, incoming: str, batch: int) -> None:
-        await connection.execute(SAMPLE, incoming, batch, self.per_batch)
-        await connection.execute(FRESHEN, incoming, batch)
+        await sampled_batch(connection, incoming, batch, self.per_batch)
+        await connection.execute(NOW, incoming, batch)
         await connection.execute(DATE_AND_HOUR, incoming, batch)
         await insert_facts_once([connection], incoming, batch)
         async with connection.transaction():
             await connection.execute(RECORD, self.stream, batch, self.per_batch)
             await connection.execute("DELETE FROM spark_incoming_facts WHERE stream = $1", incoming)
+
+
+async def sampled_batch(
+    connection: asyncpg.Connection, stream: str, batch: int, count: int
+) -> None:
+    """An incoming batch of `count` facts sampled from fact_user_event, under new ids."""
+    await connection.execute(SAMPLE, stream, batch, count)
+    await connection.execute(NEW_IDS, stream, batch)

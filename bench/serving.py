@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 import uuid
@@ -37,7 +38,7 @@ from app.bootstrap import token_rules
 from app.config import Settings
 from app.ops.prestart import alembic_config
 from bench.model_freshness import wait_until_healthy
-from bench.moving_model import MovingModel
+from bench.moving_model import MovingModel, sampled_batch
 from bench.processes import BackgroundProcess, free_port, python_module, service_listeners
 from bench.wrk import Load, lua_rotating, require_wrk, run_wrk
 from jobs.spark.batch_store import insert_facts_once
@@ -174,14 +175,7 @@ async def merge_rate(url: str, batches: int, per_batch: int, with_rollups: bool)
         )
         elapsed = 0.0
         for batch in range(batches):
-            await connection.execute(
-                "INSERT INTO spark_incoming_facts SELECT $1, $2, f.* FROM fact_user_event f "
-                "TABLESAMPLE SYSTEM (1) LIMIT $3", stream, batch, per_batch,
-            )  # fmt: skip
-            await connection.execute(
-                "UPDATE spark_incoming_facts SET event_id = gen_random_uuid()::text "
-                "WHERE stream = $1 AND batch_id = $2", stream, batch,
-            )  # fmt: skip
+            await sampled_batch(connection, stream, batch, per_batch)
             started = time.perf_counter()
             await insert_facts_once([connection], stream, batch)
             elapsed += time.perf_counter() - started
@@ -256,19 +250,15 @@ async def measure(
         for what, paths in endpoint_paths(args.users, now).items():
             script = lua_rotating(paths, authorizations(what, args.users))
             run_wrk(base, script, 2, args.connections)  # warm the pool (and the cache, if on)
-            if not moving:
-                results[what] = await asyncio.to_thread(
-                    run_wrk, base, script, args.seconds, args.connections
-                )
-                continue
             model = MovingModel(url, stream, args.commit_seconds, args.commit_facts)
-            async with model:
+            async with model if moving else contextlib.nullcontext():
                 results[what] = await asyncio.to_thread(
                     run_wrk, base, script, args.seconds, args.connections
                 )
-            print(f"  {what}: the model committed {model.commits} batches of "
-                  f"{args.commit_facts:,} facts ({model.seconds_writing:.1f} s writing)",
-                  file=sys.stderr)  # fmt: skip
+            if moving:
+                print(f"  {what}: the model committed {model.commits} batches of "
+                      f"{args.commit_facts:,} facts ({model.seconds_writing:.1f} s writing)",
+                      file=sys.stderr)  # fmt: skip
     return results
 
 
