@@ -158,12 +158,21 @@ BATCH_LOG = re.compile(r"batch (\d+): (\d+) events; ([^\"\n]+)")
 PHASE = re.compile(r"([a-z ]+?) (\d+\.\d+) s")
 
 
-def print_spark_phases(log: str) -> None:
-    """Where Spark's time went, batch by batch, from the stream's log (jobs/spark/stream.py)."""
-    batches = [
+Steps = list[tuple[str, float]]
+
+
+def spark_phases(log: str) -> list[tuple[int, int, Steps]]:
+    """Each micro-batch's id, events and seconds per step, from the stream's log lines
+    (`Phases.summary` in jobs/spark/stream.py)."""
+    return [
         (int(batch), int(events), [(name.strip(), float(sec)) for name, sec in PHASE.findall(rest)])
         for batch, events, rest in BATCH_LOG.findall(log)
     ]
+
+
+def print_spark_phases(log: str) -> None:
+    """Where Spark's time went, batch by batch."""
+    batches = spark_phases(log)
     if not batches:
         return
     names = [name for name, _ in batches[0][2]]
