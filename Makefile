@@ -43,7 +43,7 @@ test: up test-tools test-sdks
 
 ## test-tools: what the tests use besides the stack: nftables, for network partitions; Chromium
 ##             and ChromeDriver, for the browser tracker; promtool (Debian's prometheus), for
-##             the alerting rules' unit tests
+##             the alerting rules' unit tests; wrk, for the paced load's tests
 test-tools:
 	@command -v nft >/dev/null || { \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
@@ -54,6 +54,7 @@ test-tools:
 	@command -v promtool >/dev/null || { \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive \
 	  apt-get install -y -q --no-install-recommends prometheus; }
+	@$(MAKE) --no-print-directory bench-tools
 
 SDK := .sdk
 NODE_SDK := tests/sdk/node

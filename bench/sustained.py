@@ -1,53 +1,48 @@
 """Sustained load: the highest rate the whole pipeline holds, and the stage limiting it.
 
-The service (`python -m app`, scheduler off, consumers on) and the stream (`python -m app.jobs
-spark`, a fresh checkpoint starting at the topics' current ends) run as subprocesses. Each rate
-is held for `--hold-seconds`: batches of simulated events are POSTed open loop (the n-th
-request starts on schedule, answered or not the earlier ones), and every `--sample-seconds`
+The service (`python -m app`, scheduler off, consumers beside the API, or with `--consumers
+apart` in a `python -m app.consumers` of their own) and the stream (`python -m app.jobs spark`,
+a fresh checkpoint starting at the topics' current ends) run as subprocesses. Each rate is held
+for `--hold-seconds`: wrk POSTs batches of simulated events at the rate (`bench.paced_load`),
+and every `--sample-seconds`
 the bench reads each stage's lag: the messages of the user topics each consumer group has yet
 to commit, and those past the stream's committed offsets in `spark_offsets`. A rate is held
 when every answer was a 202 and no lag grew over the hold, its first fifth left out as
 warm-up. The search multiplies the rate by `--factor` while it holds, then bisects between
 the highest rate held and the lowest that failed. The pipeline drains between rates.
+Each process's CPU time over the hold after warm-up is printed per 1,000 events (`bench.cpu`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack, ExitStack
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
-from app.config import USER_TOPICS, Settings
-from app.consumers.groups import EVENT_TOPICS, GROUPS
-from app.model import queries
-from app.producers.kafka_admin import cluster_metadata
+from app.config import Settings
+from bench.cpu import CpuMeter, CpuReading, store_roots
+from bench.ingest import ID_MARKER, with_client_ids
+from bench.lags import SPARK, STAGES, LagProbe, parse_offsets
 from bench.model_data import fresh_traffic, starting_offsets_now
-from bench.model_freshness import JSON, client_events, percentile, wait_until_healthy
+from bench.model_freshness import JSON, client_events, wait_until_healthy
+from bench.paced_load import PacedLoad, PacedWrk, script_for
 from bench.processes import BackgroundProcess, free_port, python_module, service_listeners
 
-SERVICE, SPARK = "service", "spark"
-# The consumer groups the simulated traffic reaches (the backup reads the Segment topic too);
-# the movie groups read another topic.
-CONSUMER_GROUPS = [name for name, group in GROUPS.items() if set(EVENT_TOPICS) <= set(group.topics)]
-STAGES = (*CONSUMER_GROUPS, SPARK)
+SERVICE, CONSUMERS = "service", "consumers"
 WARMUP_SHARE = 0.2  # of each hold, left out of the decision: batches and polls settle first
 # Lag may move by a micro-batch or a consumer's batch between samples without growing.
 MIN_GROWTH = 1000
@@ -55,6 +50,8 @@ DRAINED_LAG = 100  # messages behind per stage: a hold starts clean below this
 STARTUP_LIMIT_SECONDS = 300  # the JVM and Spark's first micro-batch on a busy machine
 WARMUP_EVENTS = 50
 LATE_SECONDS = 1.0  # a request not sent by then is one the service did not keep up with
+POOL_REQUESTS = 400  # distinct simulated batches wrk takes in turn (their ids new each time)
+LOAD_GENERATOR = "wrk"
 
 
 @dataclass(frozen=True)
@@ -148,131 +145,12 @@ def next_rate(tried: Sequence[tuple[float, bool]], factor: float, refinements: i
     return (max(held) + min(failed)) / 2
 
 
-@dataclass
-class Tally:
-    """The answers of one hold's requests."""
-
-    events: int = 0
-    answers: Counter[str] = field(default_factory=Counter)  # status code, or the client's error
-    seconds: list[float] = field(default_factory=list)  # each request's round trip
-
-    @property
-    def requests(self) -> int:
-        return sum(self.answers.values())
-
-    @property
-    def failed(self) -> int:
-        return self.requests - self.answers["202"]
-
-
 @dataclass(frozen=True)
 class Row:
     rate: float
-    tally: Tally
+    load: PacedLoad
     verdict: Verdict
-
-
-class LagProbe:
-    """Every stage's lag, read with one admin client, one consumer and one PostgreSQL
-    connection, made once for the whole run."""
-
-    def __init__(
-        self, settings: Settings, stream: str, spark_start: dict[tuple[str, int], int]
-    ) -> None:
-        self.settings, self.stream, self.spark_start = settings, stream, spark_start
-        servers = settings.kafka_bootstrap_servers
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=servers)
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
-        self.partitions: list[TopicPartition] = []
-        self.connection: asyncpg.Connection | None = None
-        self.exits = AsyncExitStack()
-
-    async def __aenter__(self) -> LagProbe:
-        cluster = await cluster_metadata(self.settings.kafka_bootstrap_servers)
-        self.partitions = [
-            TopicPartition(topic, partition)
-            for topic in USER_TOPICS.values()
-            for partition in sorted(cluster.partitions_for_topic(topic) or ())
-        ]
-        await self.admin.start()
-        self.exits.push_async_callback(self.admin.close)
-        await self.consumer.start()
-        self.exits.push_async_callback(self.consumer.stop)
-        self.connection = await asyncpg.connect(self.settings.database_url)
-        self.exits.push_async_callback(self.connection.close)
-        return self
-
-    async def __aexit__(
-        self, _type: type[BaseException] | None, _error: object, _tb: TracebackType | None
-    ) -> None:
-        await self.exits.aclose()
-
-    async def lags(self) -> dict[str, int]:
-        offsets = await self.consumer.end_offsets(self.partitions)
-        ends = {(tp.topic, tp.partition): end for tp, end in offsets.items()}
-        lags = {}
-        for group in CONSUMER_GROUPS:
-            committed = await self.admin.list_consumer_group_offsets(group)
-            done = {(tp.topic, tp.partition): max(0, m.offset) for tp, m in committed.items()}
-            lags[group] = sum(max(0, end - done.get(key, 0)) for key, end in ends.items())
-        assert self.connection is not None
-        spark_done = await queries.spark_offsets(self.connection, self.stream)
-        # Until the stream commits a partition, it is where the stream started: earlier
-        # events are not Spark's to read.
-        lags[SPARK] = sum(
-            max(0, end - spark_done.get(key, self.spark_start.get(key, 0)))
-            for key, end in ends.items()
-        )
-        return lags
-
-    async def has_committed(self) -> bool:
-        assert self.connection is not None
-        return await queries.last_spark_batch(self.connection, self.stream) is not None
-
-
-def parse_offsets(spark_json: str) -> dict[tuple[str, int], int]:
-    """Spark's startingOffsets JSON ({topic: {partition: offset}}) by (topic, partition)."""
-    return {
-        (topic, int(partition)): offset
-        for topic, partitions in orjson.loads(spark_json).items()
-        for partition, offset in partitions.items()
-    }
-
-
-async def post_batch(
-    client: httpx.AsyncClient, batch: list[dict[str, Any]], due: float,
-    in_flight: asyncio.Semaphore, tally: Tally,
-) -> None:  # fmt: skip
-    """Posts the batch once a connection is free, unless that is past LATE_SECONDS after it was
-    due: then the service is not keeping up, and the batch counts as `late`, unsent."""
-    async with in_flight:
-        if time.perf_counter() - due > LATE_SECONDS:
-            tally.answers["late"] += 1
-            return
-        tally.events += len(batch)
-        sent = time.perf_counter()
-        try:
-            response = await client.post("/events", content=orjson.dumps(batch), headers=JSON)
-            answer = str(response.status_code)
-        except httpx.HTTPError as error:  # a timeout or a refused connection: not held either
-            answer = type(error).__name__
-        tally.seconds.append(time.perf_counter() - sent)
-        tally.answers[answer] += 1
-
-
-async def post_open_loop(
-    client: httpx.AsyncClient, events: Iterator[dict[str, Any]], rate: float, seconds: float,
-    batch: int, connections: int, started: float, tally: Tally,
-) -> None:  # fmt: skip
-    """The n-th request of `batch` events is due at `started` + n * batch / rate, whether or
-    not earlier ones were answered; at most `connections` are in flight."""
-    in_flight = asyncio.Semaphore(connections)
-    async with asyncio.TaskGroup() as posts:
-        for n in range(max(1, round(rate * seconds / batch))):
-            due = started + n * batch / rate
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            events_of_request = list(islice(events, batch))
-            posts.create_task(post_batch(client, events_of_request, due, in_flight, tally))
+    cpu: CpuReading  # over the hold after warm-up
 
 
 async def sample_lags(
@@ -291,30 +169,30 @@ async def sample_lags(
     return samples
 
 
+async def measure_cpu(meter: CpuMeter, started: float, warmup_seconds: float) -> None:
+    await asyncio.sleep(max(0.0, started + warmup_seconds - time.perf_counter()))
+    meter.start()
+
+
 async def hold(
-    rate: float, args: argparse.Namespace, client: httpx.AsyncClient,
-    events: Iterator[dict[str, Any]], probe: LagProbe, processes: list[BackgroundProcess],
+    rate: float, args: argparse.Namespace, base_url: str, folder: Path, bodies: list[bytes],
+    probe: LagProbe, processes: list[BackgroundProcess], meter: CpuMeter,
 ) -> Row:  # fmt: skip
-    tally, label = Tally(), f"{rate:g} events/s"
+    script = script_for(folder, bodies, ID_MARKER, rate, args.batch, 1000 * LATE_SECONDS)
+    # wrk runs a second past the hold, so its CPU time is still readable when the hold ends.
+    wrk = PacedWrk(base_url, script, args.hold_seconds + 1, args.connections)
+    meter.roots[LOAD_GENERATOR] = await wrk.start()
+    warmup = WARMUP_SHARE * args.hold_seconds
     started = time.perf_counter()
     async with asyncio.TaskGroup() as load:
-        load.create_task(
-            post_open_loop(
-                client,
-                events,
-                rate,
-                args.hold_seconds,
-                args.batch,
-                args.connections,
-                started,
-                tally,
-            )
-        )
+        load.create_task(measure_cpu(meter, started, warmup))
         samples = await sample_lags(
-            probe, started, args.hold_seconds, args.sample_seconds, processes, label
+            probe, started, args.hold_seconds, args.sample_seconds, processes, f"{rate:g} events/s"
         )
-    warmup = WARMUP_SHARE * args.hold_seconds
-    return Row(rate, tally, decide(samples, rate, args.sample_seconds, warmup, tally.failed))
+    cpu = meter.read()
+    answers = await wrk.result()
+    verdict = decide(samples, rate, args.sample_seconds, warmup, answers.failed)
+    return Row(rate, answers, verdict, cpu)
 
 
 async def drain(probe: LagProbe, limit_seconds: float, processes: list[BackgroundProcess]) -> None:
@@ -350,22 +228,42 @@ def lag_cell(trend: Trend) -> str:
 
 def print_table(args: argparse.Namespace, rows: list[Row]) -> None:
     print(
-        f"\nSustained load: python -m app (consumers on) and python -m app.jobs spark, "
+        f"\nSustained load: python -m app (consumers {args.consumers}) and python -m app.jobs "
+        "spark, "
         f"{args.hold_seconds:g} s a rate, batches of {args.batch}, lag sampled every "
         f"{args.sample_seconds:g} s; lag in messages, end of warm-up "
         f"({WARMUP_SHARE * args.hold_seconds:g} s) → end of hold (least-squares slope)\n"
     )
     stages = " | ".join(STAGES)
-    print(f"| events/s | events sent | 202 share | POST p99 ms | {stages} | held | limit |")
-    print(f"|---:|---:|---:|---:|{'---|' * len(STAGES)}---|---|")
+    print(f"| events/s | events sent | 202 share | late | POST p99 ms | {stages} | held | limit |")
+    print(f"|---:|---:|---:|---:|---:|{'---|' * len(STAGES)}---|---|")
     for row in rows:
-        tally, cells = row.tally, " | ".join(map(lag_cell, row.verdict.trends))
-        share = tally.answers["202"] / max(tally.requests, 1)
-        p99 = 1000 * percentile(tally.seconds, 0.99)
+        load, cells = row.load, " | ".join(map(lag_cell, row.verdict.trends))
+        share = load.accepted / max(load.requests + load.late + load.errors, 1)
         print(
-            f"| {row.rate:>8.0f} | {tally.events:>11} | {share:>9.1%} | {p99:>11.0f} | {cells} "
+            f"| {row.rate:>8.0f} | {load.requests * args.batch:>11} | {share:>9.1%} "
+            f"| {load.late:>4} | {load.p99_ms:>11.0f} | {cells} "
             f"| {'yes' if row.verdict.held else 'no'} | {row.verdict.limit or '-'} |"
         )
+
+
+def cpu_cell(seconds: float, rate: float, window: float) -> str:
+    """CPU ms per 1,000 events, and the share of one core it kept busy."""
+    return f"{1e6 * seconds / (rate * window):.0f} ({seconds / window:.0%})"
+
+
+def print_cpu_table(args: argparse.Namespace, rows: list[Row]) -> None:
+    window = (1 - WARMUP_SHARE) * args.hold_seconds
+    names = list(rows[0].cpu.seconds)
+    print(
+        f"\nCPU ms per 1,000 events offered (share of one core) over each hold after warm-up "
+        f"({window:g} s); the machine's busy share is of all its {os.cpu_count()} CPUs\n"
+    )
+    print(f"| events/s | {' | '.join(names)} | machine busy |")
+    print(f"|---:|{'---:|' * len(names)}---:|")
+    for row in rows:
+        cells = " | ".join(cpu_cell(row.cpu.seconds[name], row.rate, window) for name in names)
+        print(f"| {row.rate:>8.0f} | {cells} | {row.cpu.busy_share:.0%} |")
 
 
 def conclusion(rows: list[Row]) -> str:
@@ -387,35 +285,62 @@ async def search(args: argparse.Namespace, rows: list[Row]) -> None:
     """Start the processes, then hold rate after rate, each one's row appended to `rows`."""
     settings, port = Settings(), free_port()
     events = client_events(fresh_traffic(args.users), args.seed)
+    # Made before the processes start: the simulator's cost is kept off the measured holds.
+    bodies = [with_client_ids(list(islice(events, args.batch))) for _ in range(POOL_REQUESTS)]
     offsets = await starting_offsets_now(settings)
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-sustained-")))
         checkpoint = str(scratch / "checkpoint")
+        apart = args.consumers == "apart"
         service_env = {
             **service_listeners(port), "RUN_SCHEDULER": "false", "API_WORKERS": str(args.workers),
+            "RUN_CONSUMERS": str(not apart).lower(),
         }  # fmt: skip
         stream_env = {"SPARK_CHECKPOINT_DIR": checkpoint, "SPARK_STARTING_OFFSETS": offsets}
-        service = stack.enter_context(
-            BackgroundProcess("the service", python_module("app"), service_env)
+        running = {
+            SERVICE: stack.enter_context(
+                BackgroundProcess("the service", python_module("app"), service_env)
+            ),
+            SPARK: stack.enter_context(
+                BackgroundProcess(
+                    "the Spark stream", python_module("app.jobs", "spark"), stream_env
+                )
+            ),
+        }
+        if apart:
+            running[CONSUMERS] = stack.enter_context(
+                BackgroundProcess("the consumers", python_module("app.consumers"), {})
+            )
+        processes = list(running.values())
+        meter = CpuMeter(
+            {name: process.process.pid for name, process in running.items()}
+            | store_roots(store_urls(settings)),
+            alone={"bench": os.getpid()},  # the lag probe, without the processes above
         )
-        stream = stack.enter_context(
-            BackgroundProcess("the Spark stream", python_module("app.jobs", "spark"), stream_env)
-        )
-        processes = [service, stream]
-        limits = httpx.Limits(max_connections=args.connections)
+        base_url = f"http://127.0.0.1:{port}"
         async with (
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10, limits=limits)
-            as client,
+            httpx.AsyncClient(base_url=base_url, timeout=10) as client,
             LagProbe(settings, checkpoint, parse_offsets(offsets)) as probe,
         ):  # fmt: skip
-            await wait_until_healthy(client, service)
+            await wait_until_healthy(client, running[SERVICE])
             await wait_for_stream(client, events, probe, processes)
             rate: float | None = args.start_rate
             while rate is not None and len(rows) < args.max_rates:
                 await drain(probe, args.drain_seconds, processes)
-                rows.append(await hold(round(rate), args, client, events, probe, processes))
+                row = await hold(
+                    round(rate), args, base_url, scratch, bodies, probe, processes, meter
+                )
+                rows.append(row)
                 tried = [(row.rate, row.verdict.held) for row in rows]
                 rate = next_rate(tried, args.factor, args.refinements)
+
+
+def store_urls(settings: Settings) -> dict[str, str]:
+    return {
+        "postgres": settings.database_url,
+        "kafka": settings.kafka_bootstrap_servers,
+        "mongodb": settings.mongo_url,
+    }
 
 
 def parser() -> argparse.ArgumentParser:
@@ -443,6 +368,12 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--connections", type=int, default=32, help="requests in flight at most")
     parser.add_argument("--users", type=int, default=1000, help="distinct simulated users")
     parser.add_argument("--workers", type=int, default=1, help="the service's API_WORKERS")
+    parser.add_argument(
+        "--consumers",
+        choices=("beside", "apart"),
+        default="beside",
+        help="in the service's process (RUN_CONSUMERS), or a python -m app.consumers of their own",
+    )
     parser.add_argument("--seed", type=int, default=1, help="of the simulated traffic")
     return parser
 
@@ -464,6 +395,7 @@ def main() -> None:
     finally:  # the rates tried so far, also when a process died
         if rows:
             print_table(args, rows)
+            print_cpu_table(args, rows)
             print("\n" + conclusion(rows))
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bench import sustained
+from bench import lags
 from bench.sustained import SERVICE, Sample, Verdict, decide, next_rate
 
 RATE, EVERY, HOLD, WARMUP = 500.0, 10.0, 300.0, 60.0
@@ -117,4 +117,4 @@ def test_rates_go_down_by_the_factor_until_one_holds():
 
 def test_every_stage_the_user_events_reach_is_watched():
     """The backup reads the Segment topic too, and is watched all the same."""
-    assert sorted(sustained.STAGES) == sorted(STAGES)
+    assert sorted(lags.STAGES) == sorted(STAGES)
