@@ -24,6 +24,7 @@ from jobs.rules import load_rules
 
 COLUMNS = ("event_id", "event_type", "received_at", "user_hash")
 RULES = load_rules()
+COPY_LEAD, RESEND_WINDOW = RULES.copy_lead, RULES.resend_window  # read per entry
 # A join, not `= ANY($1)`, as in staging: the planner would weigh each id in each partition.
 ANY_RECORDED = (
     "SELECT EXISTS (SELECT 1 FROM unnest($1::uuid[]) AS i (event_id) JOIN {} l "
@@ -55,8 +56,8 @@ class LedgerEntry:
     @property
     def first_copy_since(self) -> datetime:
         if self.occurred_at is None:
-            return self.received_at - RULES.resend_window
-        return self.occurred_at - RULES.copy_lead
+            return self.received_at - RESEND_WINDOW
+        return self.occurred_at - COPY_LEAD
 
     def row(self) -> tuple[str, str, datetime, bytes]:
         """The id as text: asyncpg's encoder parses it faster than uuid.UUID does."""
