@@ -16,6 +16,17 @@ from devstack.service import LocalService
 
 SUPERUSER = "movies"
 DATABASE = "movies"
+# Sized for a fact table of millions of rows, whose five indexes soon outgrow the default
+# 128MB of buffers: each merged fact then read index pages back from the OS and, after every
+# checkpoint, wrote whole pages to the WAL. Measured under bench.sustained at 2,250 events/s
+# on 11M facts: the merge's INSERT took 109 µs a row instead of 158, WAL 1.5 KB a row instead
+# of 3.4. Shared memory is only resident once used.
+TUNING = {
+    "shared_buffers": "2GB",
+    "max_wal_size": "8GB",  # checkpoints by time, not every 1GB of WAL
+    "checkpoint_timeout": "15min",
+    "wal_compression": "lz4",
+}
 
 
 class PostgreSQL(LocalService):
@@ -69,7 +80,10 @@ class PostgreSQL(LocalService):
             )
         if self.pid() is None:
             self._remove_stale_lock_files()
-        server_options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir}"
+        server_options = " ".join(
+            [f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir}"]
+            + [f"-c {name}={value}" for name, value in TUNING.items()]
+        )
         self._pg(
             "pg_ctl",
             "-D",
