@@ -36,7 +36,7 @@ import orjson
 from app.config import Settings
 from bench.cpu import CpuMeter, CpuReading, store_roots
 from bench.ingest import ID_MARKER, with_client_ids
-from bench.lags import SPARK, STAGES, LagProbe, parse_offsets
+from bench.lags import CONSUMER_GROUPS, SPARK, STAGES, LagProbe, parse_offsets
 from bench.model_data import fresh_traffic, starting_offsets_now
 from bench.model_freshness import JSON, client_events, wait_until_healthy
 from bench.paced_load import PacedLoad, PacedWrk, script_for
@@ -311,6 +311,11 @@ async def search(args: argparse.Namespace, rows: list[Row]) -> None:
             running[CONSUMERS] = stack.enter_context(
                 BackgroundProcess("the consumers", python_module("app.consumers"), {})
             )
+        for number, group in enumerate(args.extra_consumers, start=2):
+            command = python_module("app.consumers", group)
+            running[f"{group} {number}"] = stack.enter_context(
+                BackgroundProcess(f"consumers of {group}", command, {})
+            )
         processes = list(running.values())
         meter = CpuMeter(
             {name: process.process.pid for name, process in running.items()}
@@ -373,6 +378,14 @@ def parser() -> argparse.ArgumentParser:
         choices=("beside", "apart"),
         default="beside",
         help="in the service's process (RUN_CONSUMERS), or a python -m app.consumers of their own",
+    )
+    parser.add_argument(
+        "--extra-consumers",
+        action="append",
+        default=[],
+        choices=CONSUMER_GROUPS,
+        metavar="GROUP",
+        help="a further python -m app.consumers GROUP, sharing the group's partitions; repeatable",
     )
     parser.add_argument("--seed", type=int, default=1, help="of the simulated traffic")
     return parser
