@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import tempfile
-import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,14 +36,22 @@ from app.producers.messages import OutgoingMessage
 from bench.common import bench_parser, client_events, timed
 from bench.model_freshness import wait_until_healthy
 from bench.processes import BackgroundProcess, free_port, python_module, service_listeners
-from bench.wrk import Load, lua_posting, lua_posting_renamed, lua_rotating, require_wrk, run_wrk
+from bench.wrk import (
+    ID_MARKER,
+    Load,
+    lua_posting,
+    lua_posting_renamed,
+    lua_rotating,
+    require_wrk,
+    run_wrk,
+    with_client_ids,
+)
 from jobs.rules import load_rules
 
 BATCH_SIZE = 100
 WARMUP_SECONDS = 2
 ROUNDS = 3  # of the batched rows, taken in turns; each row shows its median round
 WRITE_KEY = "wk_bench_write_key_of_this_run"
-ID_MARKER = "00000000-0000"  # each request writes random digits here, in each id
 VIDEO_EVENTS = {
     "start": "Video Playback Started",
     "progress": "Video Content Playing",
@@ -125,13 +132,6 @@ def segment_message(event: dict[str, Any], number: int) -> dict[str, Any]:
 def segment_batch(events: list[dict[str, Any]]) -> bytes:
     messages = [segment_message(event, number) for number, event in enumerate(events)]
     return orjson.dumps({"batch": messages, "sentAt": datetime.now(UTC).isoformat()})
-
-
-def with_client_ids(events: list[dict[str, Any]]) -> bytes:
-    """The batch as the tracker sends it: each event with a random UUID of the client's, its
-    first groups the marker that each request draws anew for each event."""
-    with_ids = [{**event, "event_id": f"{ID_MARKER}{str(uuid.uuid4())[13:]}"} for event in events]
-    return orjson.dumps(with_ids)
 
 
 def posting_renamed(

@@ -35,12 +35,12 @@ import orjson
 
 from app.config import Settings
 from bench.cpu import CpuMeter, CpuReading, store_roots
-from bench.ingest import ID_MARKER, with_client_ids
 from bench.lags import CONSUMER_GROUPS, SPARK, STAGES, LagProbe, parse_offsets
 from bench.model_data import fresh_traffic, starting_offsets_now
 from bench.model_freshness import JSON, client_events, wait_until_healthy
 from bench.paced_load import PacedLoad, PacedWrk, script_for
 from bench.processes import BackgroundProcess, free_port, python_module, service_listeners
+from bench.wrk import ID_MARKER, with_client_ids
 
 SERVICE, CONSUMERS = "service", "consumers"
 WARMUP_SHARE = 0.2  # of each hold, left out of the decision: batches and polls settle first

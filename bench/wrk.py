@@ -1,5 +1,6 @@
 """Load from Debian's `wrk`, a native load generator in a process of its own, as users drive
-a service: GETs rotating over paths, or one POST body sent again and again."""
+a service: GETs rotating over paths, or one POST body sent again and again, its id markers
+renamed in each request where asked."""
 
 from __future__ import annotations
 
@@ -8,8 +9,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import orjson
+
+ID_MARKER = "00000000-0000"  # each request writes random digits here, in each id
 
 
 @dataclass(frozen=True)
@@ -93,3 +100,10 @@ def run_wrk(base_url: str, script: str, seconds: int, connections: int) -> Load:
 def percentile(output: str, which: str) -> float:
     value, unit = re.search(rf"{which}\s+([\d.]+)(us|ms|s)", output).groups()  # type: ignore[union-attr]
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def with_client_ids(events: list[dict[str, Any]]) -> bytes:
+    """The batch as the tracker sends it: each event with a random UUID of the client's, its
+    first groups the marker that each request draws anew for each event."""
+    with_ids = [{**event, "event_id": f"{ID_MARKER}{str(uuid.uuid4())[13:]}"} for event in events]
+    return orjson.dumps(with_ids)
