@@ -19,13 +19,11 @@ import argparse
 import asyncio
 import os
 import signal
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -34,123 +32,23 @@ import httpx
 import orjson
 
 from app.config import Settings
-from bench.cpu import CpuMeter, CpuReading, store_roots
-from bench.lags import CONSUMER_GROUPS, SPARK, STAGES, LagProbe, parse_offsets
+from bench.cpu import CpuMeter, store_roots
+from bench.lags import CONSUMER_GROUPS, SPARK, LagProbe, parse_offsets
 from bench.model_data import fresh_traffic, starting_offsets_now
 from bench.model_freshness import JSON, client_events, wait_until_healthy
-from bench.paced_load import PacedLoad, PacedWrk, script_for
+from bench.paced_load import PacedWrk, script_for
 from bench.processes import BackgroundProcess, free_port, python_module, service_listeners
+from bench.sustained_report import Row, conclusion, print_cpu_table, print_table
+from bench.sustained_verdict import SERVICE, WARMUP_SHARE, Sample, decide, next_rate
 from bench.wrk import ID_MARKER, with_client_ids
 
-SERVICE, CONSUMERS = "service", "consumers"
-WARMUP_SHARE = 0.2  # of each hold, left out of the decision: batches and polls settle first
-# Lag may move by a micro-batch or a consumer's batch between samples without growing.
-MIN_GROWTH = 1000
+CONSUMERS = "consumers"
 DRAINED_LAG = 100  # messages behind per stage: a hold starts clean below this
 STARTUP_LIMIT_SECONDS = 300  # the JVM and Spark's first micro-batch on a busy machine
 WARMUP_EVENTS = 50
 LATE_SECONDS = 1.0  # a request not sent by then is one the service did not keep up with
 POOL_REQUESTS = 400  # distinct simulated batches wrk takes in turn (their ids new each time)
 LOAD_GENERATOR = "wrk"
-
-
-@dataclass(frozen=True)
-class Sample:
-    seconds: float  # since the hold began
-    lags: Mapping[str, int]  # messages behind, per stage
-
-
-@dataclass(frozen=True)
-class Trend:
-    stage: str
-    start: int  # lag at the first sample after warm-up
-    end: int  # lag at the last sample
-    slope: float  # messages/s, least squares over the samples after warm-up
-    growth: float  # messages: the larger of slope * window and last third's mean - first's
-    growing: bool
-
-
-@dataclass(frozen=True)
-class Verdict:
-    trends: tuple[Trend, ...]
-    limit: str | None  # the stage that did not hold the rate; None if every one did
-
-    @property
-    def held(self) -> bool:
-        return self.limit is None
-
-
-def thirds_rise(lags: Sequence[float]) -> float:
-    """How far the mean of the last third of a series is above the mean of its first third."""
-    third = max(1, len(lags) // 3)
-    return statistics.fmean(lags[-third:]) - statistics.fmean(lags[:third])
-
-
-def trend(stage: str, window: Sequence[Sample], allowance: float) -> Trend:
-    seconds = [sample.seconds for sample in window]
-    lags = [float(sample.lags[stage]) for sample in window]
-    slope = statistics.linear_regression(seconds, lags).slope
-    growth = max(slope * (seconds[-1] - seconds[0]), thirds_rise(lags))
-    return Trend(stage, round(lags[0]), round(lags[-1]), slope, growth, growth > allowance)
-
-
-def decide(
-    samples: Sequence[Sample], rate: float, sample_seconds: float, warmup_seconds: float,
-    failed_requests: int,
-) -> Verdict:  # fmt: skip
-    """Whether a hold kept up with `rate` (events/s), and if not, which stage limited it.
-
-    Only samples from `warmup_seconds` on count, at least three of them. A stage's lag grows
-    when, over that window, its least-squares slope times the window's length, or the rise of
-    the last third's mean over the first third's, exceeds max(2 * rate * sample_seconds,
-    MIN_GROWTH) messages: what one sampling interval's traffic twice over could account for is
-    noise, since consumers commit a batch at a time and Spark a micro-batch at a time. A lag
-    that stays high but flat is bounded.
-
-    Any non-202 answer (`failed_requests`) makes the service the limit. Otherwise the limit
-    is the stage growing fastest: every stage reads the same events, so the one whose lag grew
-    most also falls behind the rate by the largest share.
-    """
-    window = [sample for sample in samples if sample.seconds >= warmup_seconds]
-    if len(window) < 3:
-        raise ValueError(f"{len(window)} samples after warm-up; the decision needs three")
-    allowance = max(2 * rate * sample_seconds, MIN_GROWTH)
-    trends = tuple(trend(stage, window, allowance) for stage in window[0].lags)
-    growing = [t for t in trends if t.growing]
-    if failed_requests:
-        return Verdict(trends, SERVICE)
-    if growing:
-        return Verdict(trends, max(growing, key=lambda t: t.growth).stage)
-    return Verdict(trends, None)
-
-
-def next_rate(tried: Sequence[tuple[float, bool]], factor: float, refinements: int) -> float | None:
-    """The rate to try after `tried` ((rate, held) in order), or None when the search is done.
-
-    Up by `factor` while every rate held (down by it while none did); once both a held and a
-    failed rate are known, the midpoint of the highest held and the lowest failed, for
-    `refinements` rates beyond the first one that told them apart.
-    """
-    held = [rate for rate, ok in tried if ok]
-    failed = [rate for rate, ok in tried if not ok]
-    last = tried[-1][0]
-    if not failed:
-        return last * factor
-    if not held:
-        return last / factor
-    # The first n rates tried that included both a held and a failed one.
-    bracketed = next(n for n in range(2, len(tried) + 1) if len({ok for _, ok in tried[:n]}) == 2)
-    if len(tried) - bracketed >= refinements:
-        return None
-    return (max(held) + min(failed)) / 2
-
-
-@dataclass(frozen=True)
-class Row:
-    rate: float
-    load: PacedLoad
-    verdict: Verdict
-    cpu: CpuReading  # over the hold after warm-up
 
 
 async def sample_lags(
@@ -220,65 +118,6 @@ async def wait_for_stream(
             for process in processes:
                 process.check_running()
             await asyncio.sleep(1)
-
-
-def lag_cell(trend: Trend) -> str:
-    return f"{trend.start} → {trend.end} ({trend.slope:+.1f}/s)"
-
-
-def print_table(args: argparse.Namespace, rows: list[Row]) -> None:
-    print(
-        f"\nSustained load: python -m app (consumers {args.consumers}) and python -m app.jobs "
-        "spark, "
-        f"{args.hold_seconds:g} s a rate, batches of {args.batch}, lag sampled every "
-        f"{args.sample_seconds:g} s; lag in messages, end of warm-up "
-        f"({WARMUP_SHARE * args.hold_seconds:g} s) → end of hold (least-squares slope)\n"
-    )
-    stages = " | ".join(STAGES)
-    print(f"| events/s | events sent | 202 share | late | POST p99 ms | {stages} | held | limit |")
-    print(f"|---:|---:|---:|---:|---:|{'---|' * len(STAGES)}---|---|")
-    for row in rows:
-        load, cells = row.load, " | ".join(map(lag_cell, row.verdict.trends))
-        share = load.accepted / max(load.requests + load.late + load.errors, 1)
-        print(
-            f"| {row.rate:>8.0f} | {load.requests * args.batch:>11} | {share:>9.1%} "
-            f"| {load.late:>4} | {load.p99_ms:>11.0f} | {cells} "
-            f"| {'yes' if row.verdict.held else 'no'} | {row.verdict.limit or '-'} |"
-        )
-
-
-def cpu_cell(seconds: float, rate: float, window: float) -> str:
-    """CPU ms per 1,000 events, and the share of one core it kept busy."""
-    return f"{1e6 * seconds / (rate * window):.0f} ({seconds / window:.0%})"
-
-
-def print_cpu_table(args: argparse.Namespace, rows: list[Row]) -> None:
-    window = (1 - WARMUP_SHARE) * args.hold_seconds
-    names = list(rows[0].cpu.seconds)
-    print(
-        f"\nCPU ms per 1,000 events offered (share of one core) over each hold after warm-up "
-        f"({window:g} s); the machine's busy share is of all its {os.cpu_count()} CPUs\n"
-    )
-    print(f"| events/s | {' | '.join(names)} | machine busy |")
-    print(f"|---:|{'---:|' * len(names)}---:|")
-    for row in rows:
-        cells = " | ".join(cpu_cell(row.cpu.seconds[name], row.rate, window) for name in names)
-        print(f"| {row.rate:>8.0f} | {cells} | {row.cpu.busy_share:.0%} |")
-
-
-def conclusion(rows: list[Row]) -> str:
-    held = [row.rate for row in rows if row.verdict.held]
-    best = max(held, default=0.0)
-    above = [row for row in rows if not row.verdict.held and row.rate > best]
-    if not above:
-        return f"highest rate held: {best:.0f} events/s; every rate tried held"
-    failed = min(above, key=lambda row: row.rate)
-    limited = (
-        f"the next one tried, {failed.rate:.0f} events/s, was limited by {failed.verdict.limit}"
-    )
-    if not held:
-        return f"no rate held; {limited}"
-    return f"highest rate held: {best:.0f} events/s; {limited}"
 
 
 async def search(args: argparse.Namespace, rows: list[Row]) -> None:

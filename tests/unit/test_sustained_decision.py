@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from bench import lags
-from bench.sustained import SERVICE, Sample, Verdict, decide, next_rate
+from bench.sustained_verdict import SERVICE, Sample, Verdict, decide, next_rate
 
 RATE, EVERY, HOLD, WARMUP = 500.0, 10.0, 300.0, 60.0
 STAGES = ("mongo-backup", "postgres-staging", "spark")
