@@ -19,6 +19,7 @@ class Recorder:
     def __init__(self) -> None:
         self.bodies: list[bytes] = []
         self.status = b"202 Accepted"
+        self.close_after_answer = False  # as a server does with a connection idle too long
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while head := await reader.readuntil(b"\r\n\r\n"):
@@ -30,6 +31,9 @@ class Recorder:
             self.bodies.append(await reader.readexactly(length))
             writer.write(b"HTTP/1.1 " + self.status + b"\r\nContent-Length: 0\r\n\r\n")
             await writer.drain()
+            if self.close_after_answer:
+                writer.close()
+                return
 
 
 def pool() -> list[bytes]:
@@ -69,3 +73,13 @@ def test_answers_other_than_202_are_failures(tmp_path: Path):
     recorder.status = b"503 Service Unavailable"
     load = asyncio.run(run_paced(tmp_path, recorder))
     assert load.requests > 0 and load.accepted == 0 and load.failed == load.requests
+
+
+def test_connections_the_server_closes_are_not_failures(tmp_path: Path):
+    """At a low rate most connections sit idle past the server's keep-alive and are closed;
+    wrk sends on a new one, and every request is still answered."""
+    recorder = Recorder()
+    recorder.close_after_answer = True
+    load = asyncio.run(run_paced(tmp_path, recorder))
+    assert load.requests == load.accepted == len(recorder.bodies) > 0
+    assert load.failed == 0
