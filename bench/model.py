@@ -144,14 +144,17 @@ def print_job_table(title: str, rows: list[JobMeasurement]) -> None:
 
 def print_without_startup(rows: list[JobMeasurement]) -> None:
     spark, pandas, spark_idle, pandas_idle = rows
-    rates = [
-        job.events / max(job.run.seconds - idle.run.seconds, 1e-9)
-        for job, idle in ((spark, spark_idle), (pandas, pandas_idle))
-    ]
-    print(
-        f"\nminus the start-up rows' time: spark {rates[0]:.0f} events/s, "
-        f"pandas {rates[1]:.0f} events/s, ratio {rates[1] / rates[0]:.2f}"
-    )
+    rates = [rate_without_startup(job, idle)
+             for job, idle in ((spark, spark_idle), (pandas, pandas_idle))]  # fmt: skip
+    shown = [f"{rate:.0f} events/s" if rate else "- (its start-up took as long)" for rate in rates]
+    ratio = f"{rates[1] / rates[0]:.2f}" if rates[0] and rates[1] else "-"
+    print(f"\nminus the start-up rows' time: spark {shown[0]}, pandas {shown[1]}, ratio {ratio}")
+
+
+def rate_without_startup(job: JobMeasurement, idle: JobMeasurement) -> float | None:
+    """None where the empty run took as long as the real one: no working time to divide by."""
+    working = job.run.seconds - idle.run.seconds
+    return job.events / working if working > 0 else None
 
 
 BATCH_LOG = re.compile(r"batch (\d+): (\d+) events; ([^\"\n]+)")
@@ -193,7 +196,8 @@ def print_floor(rows: list[JobMeasurement], facts: int, seconds: float) -> None:
     print(
         f"\nPostgreSQL alone, the same {facts} facts into fact_user_event in one INSERT "
         f"(indexes and rollup trigger, rolled back): {seconds:.1f} s, {facts / seconds:.0f} "
-        f"facts/s, {seconds / working:.0%} of Spark's {working:.1f} s without start-up"
+        f"facts/s; Spark without start-up took {working:.1f} s, "
+        f"{working / seconds:.2f} times this floor"
     )
 
 
