@@ -73,8 +73,9 @@ FILL_FACTS = """
 # The merge's input: staged events as Spark's batch writes them, before they are merged.
 INCOMING_FACTS = (
     FILL_FACTS.replace("INSERT INTO fact_user_event (", "INSERT INTO spark_incoming_facts (stream, "
-                       "batch_id, ")
-    .replace("SELECT event_id,", "SELECT $1, 0, event_id::text,")
+                       "batch_id, kafka_topic, kafka_partition, kafka_offset, ")
+    .replace("SELECT event_id,",
+             "SELECT $1, 0, kafka_topic, kafka_partition, kafka_offset, event_id::text,")
     .replace("WHERE kafka_topic = 'growth' AND kafka_offset BETWEEN $1 AND $2",
              "WHERE event_id = ANY($2::uuid[])")
 )  # fmt: skip

@@ -20,7 +20,7 @@ import asyncpg
 from jobs.spark.batch_store import insert_facts_once
 
 SAMPLE = (
-    "INSERT INTO spark_incoming_facts SELECT $1, $2, f.* FROM fact_user_event f "
+    "INSERT INTO spark_incoming_facts SELECT $1, $2, f.*, 'bench', 0, 0 FROM fact_user_event f "
     "TABLESAMPLE SYSTEM (1) LIMIT $3"
 )
 NEW_IDS = (

@@ -25,6 +25,7 @@ from jobs.session_bounds import session_bounds_query
 T = TypeVar("T")
 FACT_NAMES = ", ".join((*FACT_COLUMNS, "source_flag"))
 SESSION_NAMES = ", ".join((*SESSION_COLUMNS, "source_flag"))
+KAFKA_POSITION = "kafka_topic, kafka_partition, kafka_offset"
 BATCH_EARLIEST_NEW = """
     SELECT user_id, min(occurred_at) AS earliest_new FROM spark_incoming_facts
     WHERE stream = $1 AND batch_id = $2 GROUP BY user_id
@@ -109,24 +110,18 @@ async def merge_facts(
     may just have moved them."""
     await insert_facts_once(connections, stream, batch_id)
     connection = connections[0]
-    users = await connection.fetchval(
-        "SELECT array_agg(DISTINCT user_id) FROM spark_incoming_facts "
-        "WHERE stream = $1 AND batch_id = $2",
+    batch = await connection.fetchrow(  # one read of the batch for all three
+        "SELECT array_agg(DISTINCT user_id) AS users, count(DISTINCT event_id) AS events, "
+        "max(received_at) AS latest FROM spark_incoming_facts WHERE stream = $1 AND batch_id = $2",
         stream,
         batch_id,
     )
-    await session_locks.lock_for_connection(connection, "dim_session", users or [])
+    await session_locks.lock_for_connection(connection, "dim_session", batch["users"] or [])
     await connection.execute(SESSION_BOUNDS, stream, batch_id, inactivity_gap_seconds)
     # The read of the facts joins the bounds: planned on stale counts (50 bounds where there
     # were 20,000) it probed the facts once per bound, 30 s a million; 20 ms of sampling here.
     await connection.execute("ANALYZE spark_session_bounds")
-    row = await connection.fetchrow(
-        "SELECT count(*) AS events, max(received_at) AS latest FROM spark_incoming_facts "
-        "WHERE stream = $1 AND batch_id = $2",
-        stream,
-        batch_id,
-    )
-    return row["events"], row["latest"]
+    return batch["events"], batch["latest"]
 
 
 def facts_of_stream_users_query(stream: str) -> str:
@@ -151,29 +146,40 @@ def facts_of_stream_users_query(stream: str) -> str:
 
 def user_shares(count: int) -> list[str]:
     """Conditions that split users into `count` disjoint shares, one per reading task."""
-    share_of = f"mod(hashtext(user_id)::bigint + 2147483648, {count:d})"  # hashtext is an int4
+    return shares_of("user_id", count)
+
+
+def shares_of(column: str, count: int) -> list[str]:
+    """Conditions that split the values of a text column into `count` disjoint shares."""
+    share_of = f"mod(hashtext({column})::bigint + 2147483648, {count:d})"  # hashtext is an int4
     return [f"{share_of} = {share:d}" for share in range(count)]
 
 
 async def insert_facts_once(
     connections: Sequence[asyncpg.Connection], stream: str, batch_id: int
 ) -> None:
-    """The batch's facts not yet in fact_user_event, but none of an erased user; the rollups
-    count them in the same statement (a trigger), so a replayed batch counts nothing.
+    """Of each event's copies in the batch the first (received first, then at the lowest Kafka
+    position), unless fact_user_event has the event or the copy names an erased user. The
+    rollups count them in the same statement (a trigger), so a replayed batch counts nothing.
 
-    A share of the users per connection, side by side: 250,000 facts took one statement 5.5 s
-    and two 3.8 s, each updating five indexes on a core. The shares' events are disjoint and
+    A share of the events per connection, side by side: 250,000 facts took one statement 5.5 s
+    and two 3.8 s, each updating five indexes on a core. Shared by event, so all of an event's
+    copies meet in one statement, whatever user each names. The shares' events are disjoint and
     their rollup upserts go in key order, so the statements queue on rollup rows, never in a
     circle."""
     select = FACT_NAMES.replace("event_id", "event_id::uuid", 1)
     earlier = no_earlier_copy("fact_user_event", "i.event_id::uuid", "i.occurred_at")
-    statement = (
-        f"INSERT INTO fact_user_event ({FACT_NAMES}) SELECT DISTINCT ON (i.event_id) {select} "
-        f"FROM spark_incoming_facts i WHERE stream = $1 AND batch_id = $2 "
-        f"AND {not_forgotten('user_id')} AND {earlier} AND {{share}} "
-        "ORDER BY i.event_id, i.received_at ON CONFLICT (event_id, received_at) DO NOTHING"
+    first_copies = (
+        "SELECT DISTINCT ON (event_id) * FROM spark_incoming_facts "
+        "WHERE stream = $1 AND batch_id = $2 AND {share} "
+        f"ORDER BY event_id, received_at, {KAFKA_POSITION}"
     )
-    shares = user_shares(len(connections))
+    statement = (
+        f"INSERT INTO fact_user_event ({FACT_NAMES}) SELECT {select} FROM ({first_copies}) i "
+        f"WHERE {not_forgotten('i.user_id')} AND {earlier} "
+        "ON CONFLICT (event_id, received_at) DO NOTHING"
+    )
+    shares = shares_of("event_id", len(connections))
     outcomes = await asyncio.gather(
         *(
             connection.execute(statement.format(share=share), stream, batch_id)

@@ -1,9 +1,10 @@
-"""Kafka records as stored events, in Spark: the explicit schema, why a record is not one,
-and the first copy of each event. No I/O; jobs/spark/transforms.py applies the rules to them."""
+"""Kafka records as stored events, in Spark: the explicit schema, and why a record is not one.
+No I/O; jobs/spark/transforms.py applies the rules to them, and the merge keeps the first copy
+of each event (jobs/spark/batch_store.py)."""
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -90,10 +91,3 @@ def parse_events(kafka_df: DataFrame) -> DataFrame:
 def stored_events(records: DataFrame) -> DataFrame:
     """Of `parse_records`' output, the records that parsed, as stored-event columns."""
     return records.filter(F.col("parse_error").isNull()).select(*EVENT_COLUMNS)
-
-
-def dedupe_events(events_df: DataFrame) -> DataFrame:
-    """One row per event_id: the copy received first, then the lowest Kafka position."""
-    first_copy = Window.partitionBy("event_id").orderBy("received_at", *SOURCE_COLUMNS)
-    ranked = events_df.withColumn("copy_rank", F.row_number().over(first_copy))
-    return ranked.filter(F.col("copy_rank") == 1).drop("copy_rank")

@@ -1,9 +1,9 @@
 """The Spark stream: Kafka's user topics → fact_user_event and dim_session (source 'spark').
 
 Each record is parsed with an explicit schema and run through the rules; each micro-batch is
-deduplicated and written with idempotent upserts, and the sessions of every user in it are
-rebuilt from their facts, from a bound (jobs/spark/batch_store.py), so late events extend or
-merge sessions. Progress lives in the checkpoint and, for the health check, in PostgreSQL.
+merged once per event (the first copy) with idempotent upserts, and the sessions of every user
+in it are rebuilt from their facts, from a bound (jobs/spark/batch_store.py), so late events
+extend or merge sessions. Progress lives in the checkpoint and, for the health check, in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from jobs.rules import Rules
 from jobs.spark import batch_store as store
 from jobs.spark.records import parse_records
 from jobs.spark.session import SparkConfig, build_spark_session, jdbc_options
-from jobs.spark.transforms import build_sessions, fact_records, first_copies
+from jobs.spark.transforms import build_sessions, fact_records, incoming_facts
 
 log = logging.getLogger(__name__)
 KAFKA_FETCH_WAIT_MS = 20
@@ -92,7 +92,7 @@ class FactBatchWriter:
         unparsed = sum(row["unparsed"] for row in partitions)
         phases.ended("read and built")
         db.run(lambda c: store.clear_incoming(c, self.stream))
-        self._append(first_copies(records), batch_id, "spark_incoming_facts")
+        self._append(incoming_facts(records), batch_id, "spark_incoming_facts")
         phases.ended("facts out")
         events, latest = db.run_on_all(
             lambda cs: store.merge_facts(cs, self.stream, batch_id, self.gap_seconds)

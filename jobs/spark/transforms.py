@@ -16,7 +16,7 @@ from jobs.model_columns import FACT_COLUMNS, SESSION_COLUMNS
 from jobs.rules import Rules
 from jobs.spark.columns import first_match, floor_div, is_true
 from jobs.spark.comments import comment_reading
-from jobs.spark.records import SOURCE_COLUMNS, dedupe_events
+from jobs.spark.records import SOURCE_COLUMNS
 
 # Python's str.isspace() set, inside a Java character class.
 PYTHON_WHITESPACE = r"\t\n\x0B\f\r\x1C-\x1F\x85\p{Z}"
@@ -31,11 +31,13 @@ def fact_records(records: DataFrame, rules: Rules) -> DataFrame:
     return build_facts(records, rules, keep=(*SOURCE_COLUMNS, "parse_error"))
 
 
-def first_copies(fact_records_df: DataFrame) -> DataFrame:
-    """Of `fact_records`' output, the facts of the records that parsed, one per event: as
-    `dedupe_events` then `build_facts`, since every fact column derives from its own record."""
+def incoming_facts(fact_records_df: DataFrame) -> DataFrame:
+    """Of `fact_records`' output, the facts of the records that parsed, each with its Kafka
+    position: every copy of an event, as the merge keeps the first (received first, then the
+    lowest position; jobs/spark/batch_store.py). Row by row, so the batch is not shuffled."""
     parsed = fact_records_df.filter(F.col("parse_error").isNull())
-    return dedupe_events(parsed).select(*FACT_COLUMNS)
+    positions = [F.col(name).alias(f"kafka_{name}") for name in SOURCE_COLUMNS]
+    return parsed.select(*FACT_COLUMNS, *positions)
 
 
 def build_facts(events_df: DataFrame, rules: Rules, keep: tuple[str, ...] = ()) -> DataFrame:

@@ -28,9 +28,9 @@ async def add_incoming(pg, stream: str, user: str, occurred_at: datetime) -> Non
     await pg.execute(
         "INSERT INTO spark_incoming_facts (stream, batch_id, event_id, event_type, user_id, "
         "occurred_at, received_at, event_date, event_hour, is_completed, is_valid, "
-        "rules_version, source_flag) VALUES ($1, 0, gen_random_uuid()::text, 'click', $2, "
-        "$3::timestamptz, $3::timestamptz, ($3::timestamptz)::date, 0, false, true, 'test', "
-        "'spark')",
+        "rules_version, source_flag, kafka_topic, kafka_partition, kafka_offset) "
+        "VALUES ($1, 0, gen_random_uuid()::text, 'click', $2, $3::timestamptz, $3::timestamptz, "
+        "($3::timestamptz)::date, 0, false, true, 'test', 'spark', 'user_click_log', 0, 0)",
         stream, user, occurred_at,
     )  # fmt: skip
 

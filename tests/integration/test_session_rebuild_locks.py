@@ -72,7 +72,8 @@ async def test_a_promotion_waits_for_the_spark_batch_rebuilding_its_user(setting
     # A fallback fact awaits promotion; a Spark batch brings a later fact of the same session.
     await add_fact(pg, "fact_user_event_fallback", user, received, received)
     await add_fact(pg, "spark_incoming_facts", user, received + timedelta(minutes=1), received,
-                   stream=stream, batch_id=0)  # fmt: skip
+                   stream=stream, batch_id=0, kafka_topic="user_click_log", kafka_partition=0,
+                   kafka_offset=0)  # fmt: skip
     spark = await asyncpg.connect(settings.database_url)
     pool = PostgresPool(settings.database_url)
     try:

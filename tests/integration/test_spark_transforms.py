@@ -1,5 +1,6 @@
-"""Spark-only checks of jobs/spark/records.py and transforms.py: parsing Kafka records,
-deduplication, the types the model tables expect, and comments read exactly as in Python."""
+"""Spark-only checks of jobs/spark/records.py and transforms.py: parsing Kafka records, the
+facts a batch sends to its merge, the types the model tables expect, and comments read exactly
+as in Python."""
 
 from __future__ import annotations
 
@@ -114,25 +115,18 @@ def test_parsed_event_keeps_context_payload_and_kafka_position(spark) -> None:
     )  # fmt: skip
 
 
-def test_dedupe_keeps_the_copy_received_first(spark) -> None:
-    first = stored_event(payload={"action": "start", "position_seconds": 1.0})
-    retried = first | {"received_at": "2026-11-20T10:00:09+00:00", "payload": {"action": "pause"}}
-    other = stored_event(event_id="0193a5b2-0000-7e4f-8a9b-0c1d2e3f4a5b")
-    source = kafka_frame(spark, [as_bytes(retried), as_bytes(first), as_bytes(other)])
-    rows = records.dedupe_events(records.parse_events(source)).collect()
-    kept = {row["event_id"]: row for row in rows}
-    assert len(rows) == 2
-    assert kept[EVENT_ID]["payload"]["action"] == "start"
-    assert kept[EVENT_ID]["offset"] == 1  # not the lower offset: received_at decides
-
-
-def test_dedupe_breaks_receipt_ties_by_kafka_position(spark) -> None:
-    positions = [("b", 0, 1), ("a", 1, 9), ("a", 1, 3), ("a", 2, 0)]
-    copies = [(as_bytes(stored_event(user_id=f"copy-{n}")), *position)
-              for n, position in enumerate(positions)]  # fmt: skip
-    source = spark.createDataFrame(copies, KAFKA_SCHEMA)
-    [row] = records.dedupe_events(records.parse_events(source)).collect()
-    assert row["user_id"] == "copy-2"
+def test_incoming_facts_keep_every_copy_with_its_kafka_position(spark) -> None:
+    """The merge picks the first copy of an event (test_spark_merge.py), so none is dropped
+    here; records that did not parse are."""
+    retried = stored_event(received_at="2026-11-20T10:00:09+00:00")
+    source = kafka_frame(spark, [as_bytes(retried), b"{", as_bytes(stored_event())], topic="w")
+    facts = transforms.incoming_facts(transforms.fact_records(records.parse_records(source), RULES))
+    rows = facts.orderBy("kafka_offset").collect()
+    assert [(r["kafka_topic"], r["kafka_partition"], r["kafka_offset"]) for r in rows] == [
+        ("w", 0, 0), ("w", 0, 2),
+    ]  # fmt: skip
+    assert {row["event_id"] for row in rows} == {EVENT_ID}
+    assert [row["received_at"].second for row in rows] == [9, 1]
 
 
 def test_model_columns_have_the_table_types(spark) -> None:
