@@ -6,11 +6,9 @@ point the variables at your own Kafka, MongoDB and PostgreSQL to use those inste
 
 from __future__ import annotations
 
-import os
 import shlex
 from enum import StrEnum
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,25 +16,14 @@ from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.local_stack import local_cache_dir, local_stack_secrets
+from app.topics import MOVIE_TOPIC, RECEIPTS_TOPIC, TOPIC_OF_TYPE
+
 
 class FallbackMode(StrEnum):
     AUTO = "auto"
     MANUAL = "manual"
     OFF = "off"
-
-
-USER_TOPICS: dict[str, str] = {
-    "watch": "user_watch_log",
-    "click": "user_click_log",
-    "comment": "user_comment_log",
-}
-# Segment messages the model takes no event from, kept raw: backed up and audited, not modelled.
-SEGMENT_TOPIC = "segment_messages"
-KEPT_RAW_TYPE = "segment"  # their event type, in the backup and the audit
-# Where each event type is published: the user topics, and the Segment messages kept raw.
-TOPIC_OF_TYPE: dict[str, str] = {**USER_TOPICS, KEPT_RAW_TYPE: SEGMENT_TOPIC}
-MOVIE_TOPIC = "movie"
-RECEIPTS_TOPIC = "ingest_receipts"  # what ingest acknowledged, for the audit
 
 
 class MissingSetting(Exception):
@@ -47,19 +34,6 @@ class MissingSetting(Exception):
             f"{' or '.join(name.upper() for name in names)} is not set: put it in the "
             "environment or .env (`make up` generates one for the local stack)"
         )
-
-
-def local_stack_secrets() -> Path | None:
-    """The secrets the local stack generated (`make up`), if there are any and they are this
-    user's alone; the environment and `.env` override them."""
-    path = Path(os.environ.get("STACK_DIR", "/var/tmp/movie-pipeline-stack")) / "secrets.env"
-    try:
-        folder, file = path.parent.stat(), path.stat()
-    except OSError:
-        return None
-    # Under a world-writable /var/tmp, anyone could plant a folder or a file of secrets.
-    planted = any(s.st_uid != os.getuid() or s.st_mode & 0o022 for s in (folder, file))
-    return None if planted or file.st_mode & 0o077 else path
 
 
 class Settings(BaseSettings):
@@ -299,12 +273,6 @@ class Settings(BaseSettings):
             line = f"{name.upper()}={shlex.quote(shown)}"
             lines.append(f"# {line}  (masked)" if masked else line)
         return lines
-
-
-def local_cache_dir() -> Path:
-    """Where the local stack keeps its downloads, as `make up` chose it."""
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "movie-pipeline"
-    return Path(os.environ.get("MOVIE_PIPELINE_CACHE", default))
 
 
 def mask_url_password(url: str) -> str:

@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 import orjson
 
-from app.config import USER_TOPICS
 from app.consumers.records import DecodedEvent, SourceRecord
 from app.ingest.events import EventLimits, validate_event
 from app.simulation.traffic import TrafficModel, generate_events
+from app.topics import USER_TOPICS
 from jobs.rules import load_rules
 
 T = TypeVar("T")

@@ -11,10 +11,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from app.config import USER_TOPICS, Settings
+from app.config import Settings
 from app.consumers.groups import EVENT_TOPICS, GROUPS
 from app.model import queries
 from app.producers.kafka_admin import cluster_metadata
+from app.topics import USER_TOPICS
 
 SPARK = "spark"
 # The consumer groups the simulated traffic reaches (the backup reads the Segment topic too);

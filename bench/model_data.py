@@ -18,13 +18,14 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from app.config import USER_TOPICS, Settings
+from app.config import Settings
 from app.consumers.postgres_staging import PostgresStagingSink
 from app.consumers.records import DecodedEvent, SourceRecord
 from app.db.postgres import PostgresPool
 from app.ingest.events import EventLimits, validate_event
 from app.producers.kafka_admin import end_offsets, spark_offsets_at_end
 from app.simulation.traffic import TrafficModel, generate_events
+from app.topics import USER_TOPICS
 from jobs.rules import load_rules
 
 STAGING_BATCH = 5000  # events per publish round and per PostgresStagingSink.write

@@ -1,5 +1,6 @@
 """The local stack's secrets: made once, at random, and kept in its state folder, readable by
-this user alone. The service finds them there (app/config.py); nothing has a default in code."""
+this user alone. The service finds them there (app/local_stack.py); nothing has a default in
+code."""
 
 from __future__ import annotations
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.config import RECEIPTS_TOPIC
 from app.producers.kafka import PublishUnavailable
 from app.producers.messages import OutgoingMessage
+from app.topics import RECEIPTS_TOPIC
 
 
 class InMemoryPublisher:

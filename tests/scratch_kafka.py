@@ -10,8 +10,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from app.config import RECEIPTS_TOPIC, USER_TOPICS
 from app.producers.kafka_admin import end_offsets
+from app.topics import RECEIPTS_TOPIC, USER_TOPICS
 from devstack.kafka import Kafka
 from tests.support import free_port
 

@@ -10,7 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from app.audit.accounts import BACKUP_GROUP, STAGING_GROUP
-from app.config import KEPT_RAW_TYPE
+from app.topics import KEPT_RAW_TYPE
 
 WINDOW = "date_bin('1 minute', received_at, timestamptz '2000-01-01 00:00:00+00')"
 COUNTS = f"""

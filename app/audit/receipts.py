@@ -13,10 +13,10 @@ from typing import Any
 import orjson
 
 from app.audit.id_ledger import LedgerEntry, receive_time, record_entries
-from app.config import RECEIPTS_TOPIC
 from app.consumers.records import SourceRecord, UndecodableRecord
 from app.db.postgres import PostgresPool
 from app.producers.messages import OutgoingMessage
+from app.topics import RECEIPTS_TOPIC
 from jobs.forgotten_users import forgotten_among
 
 

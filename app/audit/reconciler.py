@@ -24,8 +24,9 @@ from app.audit.accounts import (
     unacknowledged,
 )
 from app.audit.findings import open_finding_windows, record_findings
-from app.config import KEPT_RAW_TYPE, Settings
+from app.config import Settings
 from app.db.postgres import PostgresPool
+from app.topics import KEPT_RAW_TYPE
 
 MINUTE = timedelta(minutes=1)
 # The stages the window checks speak for (the canary and the backup count keep their own).

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.catalogue.movies import details_hash, movie_message
-from app.config import MOVIE_TOPIC
 from app.producers.kafka import Publisher
 from app.producers.messages import OutgoingMessage
+from app.topics import MOVIE_TOPIC
 
 FetchDetails = Callable[[int], Awaitable[dict[str, Any] | None]]
 PUBLISH_CHUNK = 50

@@ -10,7 +10,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 from app.audit.dead_letter_ledger import DeadLetterRow, record_dead_letters
 from app.audit.receipts import AcknowledgedSink, decode_receipt
 from app.bootstrap import Resources
-from app.config import MOVIE_TOPIC, RECEIPTS_TOPIC, SEGMENT_TOPIC, USER_TOPICS
 from app.consumers.mongo_backup import MongoBackupSink
 from app.consumers.mongo_movies import MongoMovieVersionsSink
 from app.consumers.movie_records import decode_movie
@@ -20,6 +19,7 @@ from app.consumers.postgres_staging import PostgresStagingSink
 from app.consumers.records import Decoded, SourceRecord, decode_backed_up, decode_event
 from app.consumers.runner import ConsumerRunner, RunnerConfig
 from app.consumers.sink import Sink
+from app.topics import MOVIE_TOPIC, RECEIPTS_TOPIC, SEGMENT_TOPIC, USER_TOPICS
 
 
 @dataclass(frozen=True)

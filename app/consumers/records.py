@@ -8,8 +8,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from app.config import KEPT_RAW_TYPE, SEGMENT_TOPIC
 from app.consumers.field_checks import FieldError, check_field, check_storable
+from app.topics import KEPT_RAW_TYPE, SEGMENT_TOPIC
 from jobs.stored_event import (
     CONTEXT_FIELDS,
     EVENT_FIELDS,

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.audit.receipts import receipt_message
-from app.config import TOPIC_OF_TYPE
 from app.ingest.events import (
     AcceptedEvent,
     EventLimits,
@@ -18,6 +17,7 @@ from app.ingest.events import (
 )
 from app.producers.kafka import Publisher
 from app.producers.messages import OutgoingMessage
+from app.topics import TOPIC_OF_TYPE
 
 
 @dataclass(frozen=True)

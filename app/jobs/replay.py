@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 
 from app.bootstrap import Resources
-from app.config import TOPIC_OF_TYPE
 from app.jobs.progress import ProgressLine
 from app.jobs.times import iso_time
 from app.ops.replay import replay
+from app.topics import TOPIC_OF_TYPE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.config import USER_TOPICS, FallbackMode, Settings
+from app.config import FallbackMode, Settings
 from app.db.postgres import PostgresPool
 from app.metrics import (
     FALLBACK_RUNS,
@@ -25,6 +25,7 @@ from app.metrics import (
 )
 from app.model import queries
 from app.producers.kafka_admin import end_offsets
+from app.topics import USER_TOPICS
 
 log = logging.getLogger(__name__)
 # A process of its own: pandas work would otherwise hold up the service's event loop, and

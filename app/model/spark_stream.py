@@ -7,8 +7,9 @@ import logging
 import time
 from collections.abc import Callable
 
-from app.config import USER_TOPICS, Settings
+from app.config import Settings
 from app.metrics import SPARK_RESTARTS
+from app.topics import USER_TOPICS
 from jobs.rules import Rules
 from jobs.spark.session import SparkConfig
 from jobs.spark.stream import StreamConfig

@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 
 from app.bootstrap import Resources
-from app.config import TOPIC_OF_TYPE
 from app.producers.messages import OutgoingMessage
+from app.topics import TOPIC_OF_TYPE
 
 BATCH = 500  # events a publish waits for at once
 BACKUP_ONLY = ("_id", "kafka", "ingested_at")  # what the backup adds to the published event

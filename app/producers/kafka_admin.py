@@ -11,7 +11,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.cluster import ClusterMetadata
 
-from app.config import RECEIPTS_TOPIC, TOPIC_OF_TYPE, Settings
+from app.config import Settings
+from app.topics import RECEIPTS_TOPIC, TOPIC_OF_TYPE
 
 RETENTION = "retention.ms"
 DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs' source of a config set on the topic itself

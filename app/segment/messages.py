@@ -22,11 +22,11 @@ from typing import Any
 
 import orjson
 
-from app.config import KEPT_RAW_TYPE
 from app.ingest.events import AcceptedEvent, EventLimits, EventRejected, Receipt
 from app.ingest.events import validate_and_encode as validate_event
 from app.ingest.ids import VARIANT_DIGIT
 from app.segment.mapping_rules import SegmentRules, TrackMapping
+from app.topics import KEPT_RAW_TYPE
 
 KINDS = ("track", "page", "screen", "identify", "group", "alias")
 MAX_MESSAGE_BYTES = 32 * 1024  # Segment's limit for one message

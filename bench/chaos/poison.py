@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from app.config import USER_TOPICS
 from app.ingest.events import EventLimits, validate_event
+from app.topics import USER_TOPICS
 from jobs.rules import load_rules
 
 KEY_PREFIX = "chaos-poison-"

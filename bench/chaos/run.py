@@ -18,10 +18,11 @@ import asyncpg
 
 from app.audit.canary import follow_canaries
 from app.audit.reconciler import MINUTE, floor_minute, minutes, reconcile
-from app.config import USER_TOPICS, Settings
+from app.config import Settings
 from app.db.postgres import PostgresPool
 from app.producers.kafka_admin import spark_offsets_at_end
 from app.simulation.answer_log import Answers, read_answers
+from app.topics import USER_TOPICS
 from bench.chaos.faults import Fault, Target, inject, plan_faults
 from bench.chaos.poison import send_poison
 from bench.chaos.reconcile import (

@@ -14,8 +14,9 @@ import asyncpg
 import httpx
 import orjson
 
-from app.config import USER_TOPICS, Settings
+from app.config import Settings
 from app.producers.kafka_admin import spark_offsets_at_end
+from app.topics import USER_TOPICS
 from tests.event_factory import new_event
 from tests.support import REPO_ROOT
 

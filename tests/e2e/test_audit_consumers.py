@@ -21,9 +21,10 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from app.audit.canary import follow_canaries
-from app.config import USER_TOPICS, Settings
+from app.config import Settings
 from app.db.postgres import PostgresPool
 from app.producers.kafka_admin import end_offsets
+from app.topics import USER_TOPICS
 from tests.e2e.audit_support import audit_findings, named, post_events, until
 from tests.event_factory import new_event
 from tests.support import REPO_ROOT, ServiceProcess

@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from app.config import USER_TOPICS
+from app.topics import USER_TOPICS
 from tests.event_factory import mixed_events
 from tests.scratch_kafka import ScratchKafka, read_event_ids
 from tests.support import ServiceProcess

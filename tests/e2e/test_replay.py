@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
-from app.config import USER_TOPICS
 from app.consumers.lag import consumer_lags
 from app.producers.kafka_admin import end_offsets
+from app.topics import USER_TOPICS
 from tests.e2e.model_support import (
     FACT_COMPARED,
     SESSION_COMPARED,

@@ -21,8 +21,9 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from app.config import KEPT_RAW_TYPE, Settings
+from app.config import Settings
 from app.segment.messages import MESSAGE_ID_NAMESPACE
+from app.topics import KEPT_RAW_TYPE
 from tests.e2e.audit_support import until
 from tests.e2e.model_support import run_job
 from tests.support import REPO_ROOT, ServiceProcess

@@ -13,8 +13,9 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from app.config import USER_TOPICS, Settings
+from app.config import Settings
 from app.ingest.events import EventLimits, validate_event
+from app.topics import USER_TOPICS
 from jobs.rules import load_rules
 from tests.e2e.model_support import job_command, job_env, run_job
 from tests.e2e.stores import wait_until_landed

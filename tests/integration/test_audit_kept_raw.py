@@ -12,8 +12,9 @@ import pytest
 
 from app.audit.id_ledger import LedgerEntry, record_entries
 from app.audit.reconciler import reconcile
-from app.config import KEPT_RAW_TYPE, Settings
+from app.config import Settings
 from app.db.postgres import PostgresPool
+from app.topics import KEPT_RAW_TYPE
 
 
 @pytest.fixture

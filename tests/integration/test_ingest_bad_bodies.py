@@ -16,8 +16,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from hypothesis import settings
 
-from app.config import USER_TOPICS, Settings
+from app.config import Settings
 from app.main import create_app
+from app.topics import USER_TOPICS
 
 JSON = "application/json"
 BEACON = "text/plain;charset=UTF-8"  # what navigator.sendBeacon sends for a string body

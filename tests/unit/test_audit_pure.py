@@ -15,8 +15,8 @@ from app.audit.dead_letter_ledger import DeadLetterRow, what_it_was
 from app.audit.id_ledger import LedgerEntry
 from app.audit.receipts import decode_receipt, receipt_message
 from app.audit.reconciler import floor_minute, minutes, runs
-from app.config import RECEIPTS_TOPIC
 from app.consumers.records import SourceRecord, UndecodableRecord
+from app.topics import RECEIPTS_TOPIC
 from jobs.rules import load_rules
 
 NOON = datetime(2026, 5, 9, 12, 0, tzinfo=UTC)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from app.access.credentials import ServiceTokens
-from app.config import Settings, local_stack_secrets
+from app.config import Settings
+from app.local_stack import local_stack_secrets
 from app.segment.write_keys import WriteKeys
 from devstack.secrets import GENERATED, ensure_secrets
 from tests.support import REPO_ROOT

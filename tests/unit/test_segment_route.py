@@ -13,8 +13,8 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
-from app.config import SEGMENT_TOPIC, USER_TOPICS
 from app.segment.messages import MESSAGE_ID_NAMESPACE
+from app.topics import SEGMENT_TOPIC, USER_TOPICS
 from tests.fakes import InMemoryPublisher
 from tests.unit.test_ingest_route import client_of
 
