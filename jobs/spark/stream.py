@@ -3,7 +3,8 @@
 Each record is parsed with an explicit schema and run through the rules; each micro-batch is
 merged once per event (the first copy) with idempotent upserts, and the sessions of every user
 in it are rebuilt from their facts, from a bound (jobs/spark/batch_store.py), so late events
-extend or merge sessions. Progress lives in the checkpoint and, for the health check, in PostgreSQL.
+extend or merge sessions. Progress lives in the checkpoint and, for the health check, in
+PostgreSQL.
 """
 
 from __future__ import annotations

@@ -30,20 +30,21 @@ async def merge(settings, stream: str) -> tuple[int, datetime | None]:
             await connection.close()
 
 
-async def share_of(pg: asyncpg.Connection, user: str, shares: int) -> int:
-    conditions = batch_store.user_shares(shares)
-    for share, condition in enumerate(conditions):
-        if await pg.fetchval(f"SELECT {condition} FROM (SELECT $1::text AS user_id) u", user):
+async def share_of(pg: asyncpg.Connection, event_id: uuid.UUID, shares: int) -> int:
+    """Which connection's statement inserts the event: the merge shares by event id."""
+    for share, condition in enumerate(batch_store.shares_of("event_id", shares)):
+        if await pg.fetchval(f"SELECT {condition} FROM (SELECT $1::text AS event_id) e",
+                             str(event_id)):  # fmt: skip
             return share
-    raise AssertionError(f"{user} is in no share")
+    raise AssertionError(f"{event_id} is in no share")
 
 
 async def test_a_batch_merged_over_two_connections_lands_once(settings, pg, unique):
     stream = f"merge-{unique}"
     at = datetime(2005, 1, 1, tzinfo=UTC) + timedelta(seconds=int(unique, 16) % 10**7)
     users = [f"merge-{unique}-{n}" for n in range(10)]
-    assert {await share_of(pg, user, 2) for user in users} == {0, 1}  # both connections work
     incoming = {uuid.uuid4(): user for user in users for _ in range(4)}
+    assert {await share_of(pg, event_id, 2) for event_id in incoming} == {0, 1}  # both work
     already_in = list(incoming)[::8]  # 5 of them, received first; the batch has their retries
     for event_id in already_in:
         await add_fact(pg, "fact_user_event", incoming[event_id], at, event_id=event_id)
